@@ -1,0 +1,3 @@
+"""fer-lightning: PyTorch Lightning experiments for facial expression recognition."""
+
+__version__ = "0.1.0"

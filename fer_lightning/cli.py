@@ -1,0 +1,262 @@
+"""The ``fer-lightning`` command: LightningCLI (fit / validate / test / predict) plus
+``experiments`` (list them) and ``--exp NAME`` (train a named experiment)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+# Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    RichProgressBar,
+)
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import Logger, WandbLogger
+
+from fer_lightning import experiments
+from fer_lightning.data.base import FERDataModule
+from fer_lightning.errors import FERUserError
+from fer_lightning.loggers import RunCSVLogger
+from fer_lightning.models.classifier import FERClassifier
+from fer_lightning.paths import runs_root
+
+log = logging.getLogger("fer_lightning")
+
+#: Set for the processes of one run (DDP launches the script again per device) so that they
+#: all share one run directory.
+RUN_DIR_ENV = "FER_RUN_DIR"
+
+
+def auto_precision() -> str:
+    """bf16 mixed precision on GPUs that have it, fp16 mixed on older GPUs, fp32 on CPU."""
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def latest_run(experiment: str) -> Path | None:
+    """The newest run directory of ``experiment`` that has a checkpoint to resume from."""
+    base = runs_root() / experiment
+    runs = sorted(p for p in base.glob("*") if (p / "checkpoints" / "last.ckpt").exists())
+    return runs[-1] if runs else None
+
+
+class FERLightningCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--experiment",
+            type=str | None,
+            default=None,
+            help="Run name; default: the name of the --config file.",
+        )
+        parser.add_argument(
+            "--run_dir",
+            type=str | None,
+            default=None,
+            help="Run directory; default runs/<experiment>/<timestamp> "
+            "(with --ckpt_path last: the latest run of the experiment).",
+        )
+        parser.add_argument(
+            "--wandb_mode",
+            type=Literal["offline", "online", "disabled"] | None,
+            default=None,
+            help="W&B mode; default $WANDB_MODE, else offline.",
+        )
+        parser.add_argument("--wandb_project", type=str, default="fer-lightning")
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=True,
+            help="After fit, test the best checkpoint on the test split.",
+        )
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch:03d}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.set_defaults(
+            {
+                "early_stopping.monitor": "val/acc",
+                "early_stopping.mode": "max",
+                "early_stopping.patience": 10,
+            }
+        )
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        for source, target in [
+            ("num_classes", "num_classes"),
+            ("class_names", "class_names"),
+            ("channels", "in_chans"),
+            ("image_size", "image_size"),
+        ]:
+            parser.link_arguments(f"data.{source}", f"model.{target}", apply_on="instantiate")
+
+    # ------------------------------------------------------------------- run directory
+    def _cfg(self):  # noqa: ANN202 - a jsonargparse Namespace
+        return self.config[self.subcommand] if self.subcommand else self.config
+
+    def _experiment_name(self) -> str:
+        cfg = self._cfg()
+        if cfg.get("experiment"):
+            return cfg.experiment
+        configs = cfg.get("config") or []
+        return Path(str(configs[0])).stem if configs else "default"
+
+    def before_instantiate_classes(self) -> None:
+        cfg = self._cfg()
+        self.experiment = self._experiment_name()
+        if cfg.get("run_dir"):
+            run_dir = Path(cfg.run_dir)
+        elif os.environ.get(RUN_DIR_ENV):
+            run_dir = Path(os.environ[RUN_DIR_ENV])
+        elif self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
+            found = latest_run(self.experiment)
+            if found is None:
+                raise FERUserError(
+                    f"--ckpt_path last: no run of '{self.experiment}' under {runs_root()} has "
+                    "checkpoints/last.ckpt to resume from"
+                )
+            run_dir = found
+        else:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            suffix = "" if self.subcommand == "fit" else f"-{self.subcommand}"
+            run_dir = runs_root() / self.experiment / f"{stamp}{suffix}"
+        self.run_dir = run_dir
+        os.environ[RUN_DIR_ENV] = str(run_dir)
+
+    def _loggers(self) -> list[Logger]:
+        cfg = self._cfg()
+        loggers: list[Logger] = [RunCSVLogger(str(self.run_dir))]
+        mode = cfg.get("wandb_mode") or os.environ.get("WANDB_MODE") or "offline"
+        if mode not in ("offline", "online", "disabled", "dryrun", "run"):
+            raise FERUserError(f"WANDB_MODE '{mode}' is not one of offline, online, disabled")
+        if mode != "disabled":
+            id_file = self.run_dir / "wandb_id"
+            run_id = id_file.read_text().strip() if id_file.exists() else None
+            wandb = WandbLogger(
+                project=cfg.get("wandb_project") or "fer-lightning",
+                name=f"{self.experiment}/{self.run_dir.name}",
+                save_dir=str(self.run_dir),
+                offline=mode in ("offline", "dryrun"),
+                id=run_id,
+                resume="allow" if run_id else None,
+                log_model=False,
+                group=self.experiment,
+            )
+            loggers.append(wandb)
+        return loggers
+
+    def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
+        trainer_cfg = self._get(self.config_init, "trainer", default={})
+        if trainer_cfg.get("precision") is None:
+            kwargs["precision"] = auto_precision()
+        if trainer_cfg.get("logger") in (None, True):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            kwargs["logger"] = self._loggers()
+        if trainer_cfg.get("enable_progress_bar") is not False:
+            callbacks = trainer_cfg.get("callbacks") or []
+            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+            kwargs["callbacks"] = [*callbacks, RichProgressBar(leave=True)]
+        kwargs.setdefault("default_root_dir", str(self.run_dir))
+        return super().instantiate_trainer(**kwargs)
+
+    # ------------------------------------------------------------------------- hooks
+    def before_fit(self) -> None:
+        for logger in self.trainer.loggers:
+            if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
+                (self.run_dir / "wandb_id").write_text(logger.version or "")
+        log.info("run directory: %s", self.run_dir)
+        log.info("parameters: %s", f"{self.model.num_parameters():,}")
+
+    def after_fit(self) -> None:
+        if not self._cfg().get("test_after_fit") or self.trainer.interrupted:
+            return
+        best = (
+            self.trainer.checkpoint_callback.best_model_path
+            if self.trainer.checkpoint_callback
+            else ""
+        )
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+def _expand_exp(args: list[str]) -> list[str]:
+    """``--exp NAME`` / ``--exp=NAME`` -> ``--config experiments/NAME.yaml``."""
+    out: list[str] = []
+    it = iter(args)
+    for arg in it:
+        if arg == "--exp":
+            name = next(it, None)
+            if name is None:
+                raise FERUserError(
+                    "--exp needs an experiment name (see 'fer-lightning experiments')"
+                )
+            out += ["--config", str(experiments.resolve(name))]
+        elif arg.startswith("--exp="):
+            out += ["--config", str(experiments.resolve(arg.split("=", 1)[1]))]
+        else:
+            out.append(arg)
+    return out
+
+
+def _print_experiments() -> None:
+    known = experiments.list_experiments()
+    width = max((len(n) for n in known), default=0)
+    for name, path in known.items():
+        print(f"{name:<{width}}  {experiments.describe(path)}")
+
+
+def _setup_logging() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[fer-lightning] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def run_cli(args: list[str]) -> FERLightningCLI:
+    """Run LightningCLI on ``args`` (also what the tests call)."""
+    return FERLightningCLI(
+        FERClassifier,
+        FERDataModule,
+        subclass_mode_data=True,
+        args=_expand_exp(args),
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": "fer-lightning: facial expression recognition experiments"},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging()
+    if args[:1] == ["experiments"]:
+        _print_experiments()
+        return 0
+    try:
+        run_cli(args)
+    except FERUserError as err:
+        print(f"fer-lightning: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        os.environ.pop(RUN_DIR_ENV, None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The shared LightningDataModule: everything that does not depend on a dataset's layout.
+
+A dataset subclass only says how to read its splits from disk (:meth:`FERDataModule.load_splits`)
+and which class names it has. Loading, caching, splitting, class weights, augmentation and
+loaders live here once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
+from fer_lightning.data.transforms import TransformSpec, build_pipeline, resolve_augment
+from fer_lightning.paths import data_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    """Decoded images (uint8) and integer labels of one split."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray) -> Split:
+        return Split(self.images[index], self.labels[index])
+
+
+class FERDataModule(L.LightningDataModule):
+    """Base class: subclasses set ``class_names`` and implement :meth:`load_splits`."""
+
+    class_names: tuple[str, ...] = ()
+    #: Folder under the data root that holds this dataset.
+    folder: str = ""
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        image_size: int = 48,
+        channels: int = 1,
+        augment: str | list[TransformSpec] = "qutub2023",
+        mean: float | list[float] = 0.5,
+        std: float | list[float] = 0.25,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
+        """
+        Args:
+            data_dir: the data root (the dataset is in ``<data_dir>/<folder>``) or the dataset
+                folder itself; default ``$FER_DATA_DIR``, else ``./data``.
+            image_size: side the images are resized to (bilinear) before the model.
+            channels: 1 keeps grayscale; 3 replicates it for ImageNet backbones.
+            augment: a preset name (see ``fer_lightning.data.transforms.PRESETS``) or a list of
+                ``{name: <albumentations class>, **kwargs}``.
+            mean, std: normalisation, on the 0-1 scale.
+            val_fraction: fraction of train held out (stratified) where a split protocol
+                carves validation from train.
+            split_seed: seed of that split; separate from the training seed so that runs
+                with different seeds see the same validation images.
+        """
+        super().__init__()
+        if channels not in (1, 3):
+            raise ValueError(f"data.channels must be 1 or 3, got {channels}")
+        resolve_augment(augment)  # fail at config time, not after loading the data
+        self.save_hyperparameters()
+        self.data_dir = data_dir
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.image_size = image_size
+        self.channels = channels
+        self.augment = augment
+        self.mean = mean
+        self.std = std
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.splits: dict[str, Split] | None = None
+
+    # ----------------------------------------------------------------- what subclasses define
+    def load_splits(self, root: Path) -> dict[str, Split]:
+        """Read ``train``, ``val`` and ``test`` (decoded, uint8) from the dataset folder."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------- shared behaviour
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def root(self) -> Path:
+        """The dataset folder: ``<data root>/<folder>``, or the data root if it is one."""
+        base = data_root(self.data_dir)
+        nested = base / self.folder
+        return nested if nested.exists() or not base.exists() else base
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:
+            self.splits = self.load_splits(self.root)
+            for name, split in self.splits.items():
+                log.info("%s %s: %d images %s", type(self).__name__, name, len(split),
+                         np.bincount(split.labels, minlength=self.num_classes).tolist())
+
+    def _split(self, name: str) -> Split:
+        if self.splits is None:
+            self.setup()
+        assert self.splits is not None
+        return self.splits[name]
+
+    def class_counts(self, split: str = "train") -> np.ndarray:
+        return np.bincount(self._split(split).labels, minlength=self.num_classes)
+
+    def class_weights(self) -> torch.Tensor:
+        """Inverse-frequency weights of the training split, ``N / (K * n_c)`` (mean 1 when
+        balanced); a class absent from train gets weight 0."""
+        counts = self.class_counts("train").astype(np.float64)
+        weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
+        return torch.tensor(weights, dtype=torch.float32)
+
+    def pipeline(self, train: bool) -> Any:
+        seed = int(torch.randint(0, 2**31 - 1, ()).item()) if train else 0
+        return build_pipeline(image_size=self.image_size, mean=self.mean, std=self.std,
+                              augment=self.augment, train=train, seed=seed)
+
+    def dataset(self, split: str, train: bool = False) -> ArrayDataset:
+        data = self._split(split)
+        return ArrayDataset(data.images, data.labels, self.pipeline(train), self.channels)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        return DataLoader(
+            self.dataset(split, train=train),
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=False,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=False,
+            worker_init_fn=seed_worker_transform,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)

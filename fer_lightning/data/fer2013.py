@@ -1,0 +1,239 @@
+"""FER2013 in both of its real forms: the Kaggle ``fer2013.csv`` and the image-folder release.
+
+Both are decoded once into uint8 arrays with each image's ``Usage`` (Training / PublicTest /
+PrivateTest) and cached; the split protocol then picks train / val / test from them.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fer_lightning.data.base import FERDataModule, Split
+from fer_lightning.data.cache import cached_arrays, source_key
+from fer_lightning.data.labels import FER7
+from fer_lightning.data.splits import stratified_split
+from fer_lightning.errors import DataError
+
+log = logging.getLogger(__name__)
+
+SIDE = 48
+USAGES = ("Training", "PublicTest", "PrivateTest")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
+
+#: Split protocols: where validation and test come from.
+#: - official: val = PublicTest, test = PrivateTest (3,589 each).
+#: - full_test: val carved from Training (``val_fraction``), test = PublicTest + PrivateTest
+#:   (7,178, the protocol of qutub2023 and bodapati2024).
+#: - holdout: val carved from Training (``val_fraction``, 0.2 in trinh2023), test = PrivateTest.
+SplitProtocol = Literal["official", "full_test", "holdout"]
+
+
+# ------------------------------------------------------------------------------ csv form
+def read_csv(path: Path) -> dict[str, np.ndarray]:
+    """Decode the Kaggle csv (``emotion,pixels,Usage``) into images, labels and usage codes."""
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    usage: list[int] = []
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataError(f"{path} is empty") from None
+        missing = [c for c in ("emotion", "pixels", "Usage") if c not in header]
+        if missing:
+            raise DataError(f"{path}: header {header} lacks column(s) {', '.join(missing)}")
+        ie, ip, iu = header.index("emotion"), header.index("pixels"), header.index("Usage")
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise DataError(f"{path} line {line}: expected {len(header)} fields, got {len(row)}")
+            try:
+                label = int(row[ie])
+            except ValueError:
+                raise DataError(
+                    f"{path} line {line}: emotion '{row[ie]}' is not an integer label"
+                ) from None
+            if not 0 <= label < len(FER7):
+                raise DataError(f"{path} line {line}: emotion {label} is outside 0-{len(FER7) - 1}")
+            u = row[iu].strip()
+            if u not in USAGES:
+                raise DataError(f"{path} line {line}: Usage '{u}' is not one of {', '.join(USAGES)}")
+            fields = row[ip].split()
+            if len(fields) != SIDE * SIDE:
+                raise DataError(
+                    f"{path} line {line}: expected {SIDE * SIDE} pixel values, got {len(fields)}"
+                )
+            try:
+                pixels = np.array(fields, dtype=np.int64)
+            except ValueError:
+                raise DataError(f"{path} line {line}: pixels are not all integers") from None
+            if pixels.min() < 0 or pixels.max() > 255:
+                raise DataError(f"{path} line {line}: pixel values must be within 0-255")
+            images.append(pixels.astype(np.uint8).reshape(SIDE, SIDE))
+            labels.append(label)
+            usage.append(USAGES.index(u))
+    if not images:
+        raise DataError(f"{path} has a header but no rows")
+    return {"images": np.stack(images), "labels": np.array(labels, dtype=np.int64),
+            "usage": np.array(usage, dtype=np.int8)}
+
+
+# ---------------------------------------------------------------------------- folder form
+def _usage_of(path: Path, split_dir: str) -> int:
+    """Usage code from the file-name prefix; -1 for a test image without one."""
+    prefix = path.name.split("_", 1)[0]
+    if split_dir == "train":
+        if prefix in ("PublicTest", "PrivateTest"):
+            raise DataError(f"{path}: a {prefix} image inside train/")
+        return 0
+    if prefix == "Training":
+        raise DataError(f"{path}: a Training image inside test/")
+    return USAGES.index(prefix) if prefix in USAGES else -1
+
+
+def list_folder_images(root: Path) -> tuple[list[tuple[Path, int, int]], list[Path]]:
+    """``(path, label, usage)`` of every image under ``train/<class>/`` and ``test/<class>/``,
+    and the files skipped because they are not images."""
+    items: list[tuple[Path, int, int]] = []
+    skipped: list[Path] = []
+    for split_dir in ("train", "test"):
+        base = root / split_dir
+        if not base.is_dir():
+            raise DataError(f"{root} has no {split_dir}/ folder (expected {split_dir}/<class>/*.jpg)")
+        for entry in sorted(base.iterdir()):
+            if not entry.is_dir():
+                skipped.append(entry)
+                continue
+            name = entry.name.lower()
+            if name not in FER7:
+                raise DataError(
+                    f"{entry}: unknown class folder '{entry.name}'; expected {', '.join(FER7)}"
+                )
+            for file in sorted(entry.iterdir()):
+                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+                    items.append((file, FER7.index(name), _usage_of(file, split_dir)))
+                else:
+                    skipped.append(file)
+    return items, skipped
+
+
+def _decode(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            arr = np.asarray(img.convert("L"))
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DataError(f"{path}: unreadable image ({err})") from None
+    if arr.shape != (SIDE, SIDE):
+        raise DataError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, FER2013 images are 48x48")
+    return arr
+
+
+def read_folders(root: Path, items: list[tuple[Path, int, int]]) -> dict[str, np.ndarray]:
+    """Decode the listed images (threads: PIL releases the GIL while decoding)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        images = list(pool.map(_decode, [p for p, _, _ in items], chunksize=256))
+    return {"images": np.stack(images), "labels": np.array([lbl for _, lbl, _ in items], dtype=np.int64),
+            "usage": np.array([u for _, _, u in items], dtype=np.int8)}
+
+
+# ---------------------------------------------------------------------------- datamodule
+class FER2013DataModule(FERDataModule):
+    """FER2013, from ``<data root>/fer2013/fer2013.csv`` or ``<data root>/fer2013/{train,test}/``."""
+
+    class_names = FER7
+    folder = "fer2013"
+
+    def __init__(
+        self,
+        *args,
+        split: SplitProtocol = "official",
+        source: Literal["auto", "csv", "folder"] = "auto",
+        **kwargs,
+    ) -> None:
+        """
+        Args:
+            split: ``official`` (val PublicTest, test PrivateTest), ``full_test`` (val carved
+                from train, test PublicTest + PrivateTest = 7,178) or ``holdout`` (val carved
+                from train, test PrivateTest).
+            source: ``csv``, ``folder``, or ``auto`` (the csv if present, else the folders).
+            *args, **kwargs: see :class:`FERDataModule`.
+        """
+        super().__init__(*args, **kwargs)
+        self.split = split
+        self.source = source
+        self.skipped: list[Path] = []
+
+    def _find_csv(self, root: Path) -> Path | None:
+        return next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
+
+    def read_all(self, root: Path) -> dict[str, np.ndarray]:
+        """All images with labels and usage codes, decoded once and cached."""
+        if not root.exists():
+            raise DataError(
+                f"FER2013 not found: {root} does not exist; set FER_DATA_DIR or --data.data_dir "
+                "to the folder that holds fer2013/"
+            )
+        csv_path = self._find_csv(root) if self.source in ("auto", "csv") else None
+        if self.source == "csv" and csv_path is None:
+            raise DataError(f"{root} has no {' or '.join(CSV_NAMES)} (data.source is 'csv')")
+        if csv_path is not None:
+            key = source_key([csv_path], root)
+            return cached_arrays("fer2013-csv", key, lambda: read_csv(csv_path))
+        items, self.skipped = list_folder_images(root)
+        if self.skipped:
+            log.warning("FER2013: skipped %d non-image entries under %s (e.g. %s)",
+                        len(self.skipped), root, self.skipped[0])
+        if not items:
+            raise DataError(f"{root}: no images found under train/<class>/ or test/<class>/")
+        key = source_key([p for p, _, _ in items], root)
+        return cached_arrays("fer2013-folder", key, lambda: read_folders(root, items))
+
+    def load_splits(self, root: Path) -> dict[str, Split]:
+        arrays = self.read_all(root)
+        data = Split(arrays["images"], arrays["labels"])
+        usage = arrays["usage"]
+        by_usage = {u: np.flatnonzero(usage == i) for i, u in enumerate(USAGES)}
+        unmarked = np.flatnonzero(usage == -1)
+        train = by_usage["Training"]
+        if len(train) == 0:
+            raise DataError(f"{root}: no Training images found; every protocol needs them")
+
+        def need(*names: str) -> np.ndarray:
+            if len(unmarked):
+                raise DataError(
+                    f"{root}: {len(unmarked)} test images lack a PublicTest_/PrivateTest_ prefix, "
+                    f"so split '{self.split}' cannot tell them apart"
+                    + ("" if self.split == "full_test" else "; use --data.split=full_test")
+                )
+            for name in names:
+                if len(by_usage[name]) == 0:
+                    raise DataError(f"{root}: no {name} images found; split '{self.split}' needs them")
+            return np.concatenate([by_usage[n] for n in names])
+
+        if self.split == "official":
+            val = need("PublicTest")
+            test = need("PrivateTest")
+        else:
+            keep, held = stratified_split(data.labels[train], self.val_fraction, self.split_seed)
+            val = train[held]
+            train = train[keep]
+            if self.split == "full_test":
+                test = np.concatenate([by_usage["PublicTest"], by_usage["PrivateTest"], unmarked])
+                if len(test) == 0:
+                    raise DataError(f"{root}: no test images found; split 'full_test' needs them")
+                test = np.sort(test)
+            else:
+                test = need("PrivateTest")
+        return {"train": data.subset(train), "val": data.subset(val), "test": data.subset(test)}

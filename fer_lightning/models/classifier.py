@@ -1,0 +1,183 @@
+"""FERClassifier: any registered backbone + a swappable head, trained with cross-entropy.
+
+The optimizer and LR scheduler come from LightningCLI's ``optimizer:`` / ``lr_scheduler:``
+config; the number of classes, their names and the input channels are linked from the
+datamodule, never repeated in YAML.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_only
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+    MulticlassStatScores,
+)
+
+from fer_lightning.models.backbones import create_backbone
+from fer_lightning.models.heads import create_head
+
+STAGES = ("train", "val", "test")
+
+
+def _metrics(num_classes: int, per_class: bool) -> MetricCollection:
+    metrics: dict[str, Any] = {
+        "acc": MulticlassAccuracy(num_classes, average="micro"),
+        "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+    }
+    if per_class:
+        metrics |= {
+            "stats": MulticlassStatScores(num_classes, average=None),
+            "precision": MulticlassPrecision(num_classes, average=None, zero_division=0),
+            "recall": MulticlassRecall(num_classes, average=None, zero_division=0),
+            "f1": MulticlassF1Score(num_classes, average=None, zero_division=0),
+            "confusion": MulticlassConfusionMatrix(num_classes),
+        }
+    return MetricCollection(metrics)
+
+
+class FERClassifier(L.LightningModule):
+    def __init__(
+        self,
+        backbone: str = "baseline_cnn",
+        backbone_kwargs: dict[str, Any] | None = None,
+        head: str = "linear",
+        head_kwargs: dict[str, Any] | None = None,
+        pretrained: bool = False,
+        num_classes: int = 7,
+        class_names: list[str] | None = None,
+        in_chans: int = 1,
+        image_size: int = 48,
+        class_weights: bool = False,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        """
+        Args:
+            backbone: a name from ``fer_lightning.models.list_backbones()``.
+            backbone_kwargs: extra arguments of that backbone builder.
+            head: a name from ``fer_lightning.models.list_heads()``.
+            head_kwargs: extra arguments of that head builder (e.g. ``hidden``, ``dropout``).
+            pretrained: load the backbone's ImageNet weights (from the torch / timm cache).
+            num_classes, class_names, in_chans, image_size: linked from the datamodule.
+            class_weights: weight the loss by the datamodule's inverse class frequencies.
+            label_smoothing: cross-entropy label smoothing.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self.class_names = list(class_names or [str(i) for i in range(num_classes)])
+        if len(self.class_names) != num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {num_classes} classes")
+        built = create_backbone(
+            backbone,
+            in_chans=in_chans,
+            image_size=image_size,
+            pretrained=pretrained,
+            **(backbone_kwargs or {}),
+        )
+        self.backbone = built.module
+        self.head = create_head(head, built.num_features, num_classes, **(head_kwargs or {}))
+        # Filled from the datamodule at fit time and saved with the checkpoint.
+        self.register_buffer("loss_weight", torch.ones(num_classes))
+        # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
+        self.metrics = nn.ModuleDict(
+            {f"{stage}_": _metrics(num_classes, per_class=stage != "train") for stage in STAGES}
+        )
+        self.confusion: dict[str, torch.Tensor] = {}
+
+    # --------------------------------------------------------------------------- model
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.class_weights:
+            dm = getattr(self.trainer, "datamodule", None)
+            if dm is None or not hasattr(dm, "class_weights"):
+                raise ValueError("model.class_weights needs a datamodule with class_weights()")
+            self.loss_weight.copy_(dm.class_weights())
+
+    # ------------------------------------------------------------------------ training
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        weight = self.loss_weight if self.hparams.class_weights else None
+        loss = F.cross_entropy(
+            logits, y, weight=weight, label_smoothing=self.hparams.label_smoothing
+        )
+        self.metrics[f"{stage}_"].update(logits.detach(), y)
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=stage != "test",
+            sync_dist=stage != "train",
+            batch_size=len(y),
+        )
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(x).softmax(dim=-1)
+
+    # ------------------------------------------------------------------------- metrics
+    def _log_epoch_metrics(self, stage: str) -> None:
+        values = self.metrics[f"{stage}_"].compute()  # torchmetrics syncs across processes here
+        self.metrics[f"{stage}_"].reset()
+        self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "test")
+        logged: dict[str, torch.Tensor] = {f"{stage}/f1_macro": values["f1_macro"]}
+        if "confusion" in values:
+            tp, fp, tn, fn, _ = values["stats"].float().unbind(-1)
+            one_vs_rest_acc = (tp + tn) / (tp + fp + tn + fn).clamp(min=1)
+            for i, name in enumerate(self.class_names):
+                logged[f"{stage}/acc/{name}"] = one_vs_rest_acc[i]
+                for metric in ("precision", "recall", "f1"):
+                    logged[f"{stage}/{metric}/{name}"] = values[metric][i]
+            self.confusion[stage] = values["confusion"].cpu()
+            self._write_confusion(stage)
+        self.log_dict(logged)
+
+    @rank_zero_only
+    def _write_confusion(self, stage: str) -> None:
+        log_dir = self.trainer.log_dir if self._trainer is not None else None
+        if not log_dir or self.trainer.sanity_checking:
+            return
+        path = Path(log_dir) / f"confusion_matrix_{stage}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["true\\pred", *self.class_names])
+            for name, row in zip(self.class_names, self.confusion[stage].tolist(), strict=True):
+                writer.writerow([name, *row])
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
