@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fer-lightning-installed
 # pip 23 on these machines warns once per package about empty local indexes; keep the log readable.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+# (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: install train test lint format experiments clean
 
@@ -30,8 +31,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check fer_lightning tests
+	$(BIN)/ruff format --check fer_lightning tests
 
 format: install
+	$(BIN)/ruff format fer_lightning tests
 	$(BIN)/ruff check --fix fer_lightning tests
 
 experiments: install

@@ -231,6 +231,15 @@ def _setup_logging() -> None:
 
 def run_cli(args: list[str]) -> FERLightningCLI:
     """Run LightningCLI on ``args`` (also what the tests call)."""
+    inherited = os.environ.get(RUN_DIR_ENV)  # set when DDP relaunched this script
+    try:
+        return _cli(args)
+    finally:
+        if inherited is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+
+
+def _cli(args: list[str]) -> FERLightningCLI:
     return FERLightningCLI(
         FERClassifier,
         FERDataModule,
@@ -253,8 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     except FERUserError as err:
         print(f"fer-lightning: error: {err}", file=sys.stderr)
         return 2
-    finally:
-        os.environ.pop(RUN_DIR_ENV, None)
     return 0
 
 

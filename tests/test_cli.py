@@ -187,3 +187,15 @@ def test_print_config_resolves_links(capsys: pytest.CaptureFixture) -> None:
     assert exit_info.value.code in (0, None)
     out = capsys.readouterr().out
     assert "backbone: resnet18" in out and "FER2013DataModule" in out
+
+
+def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None:
+    common = [f"--data.data_dir={fer_folder}", *SMALL]
+    fitted = run_cli(["fit", "--exp", "baseline_fer2013", *common, "--trainer.max_epochs=1"])
+    best = fitted.trainer.checkpoint_callback.best_model_path
+    fit_test_acc = fitted.trainer.callback_metrics["test/acc"].item()
+
+    tested = run_cli(["test", "--exp", "baseline_fer2013", *common, "--ckpt_path", best])
+    assert tested.trainer.callback_metrics["test/acc"].item() == pytest.approx(fit_test_acc)
+    assert tested.run_dir.name.endswith("-test") and tested.run_dir != fitted.run_dir
+    assert (tested.run_dir / "confusion_matrix_test.csv").exists()

@@ -112,8 +112,13 @@ class FERDataModule(L.LightningDataModule):
         if self.splits is None:
             self.splits = self.load_splits(self.root)
             for name, split in self.splits.items():
-                log.info("%s %s: %d images %s", type(self).__name__, name, len(split),
-                         np.bincount(split.labels, minlength=self.num_classes).tolist())
+                log.info(
+                    "%s %s: %d images %s",
+                    type(self).__name__,
+                    name,
+                    len(split),
+                    np.bincount(split.labels, minlength=self.num_classes).tolist(),
+                )
 
     def _split(self, name: str) -> Split:
         if self.splits is None:
@@ -133,8 +138,14 @@ class FERDataModule(L.LightningDataModule):
 
     def pipeline(self, train: bool) -> Any:
         seed = int(torch.randint(0, 2**31 - 1, ()).item()) if train else 0
-        return build_pipeline(image_size=self.image_size, mean=self.mean, std=self.std,
-                              augment=self.augment, train=train, seed=seed)
+        return build_pipeline(
+            image_size=self.image_size,
+            mean=self.mean,
+            std=self.std,
+            augment=self.augment,
+            train=train,
+            seed=seed,
+        )
 
     def dataset(self, split: str, train: bool = False) -> ArrayDataset:
         data = self._split(split)

@@ -58,7 +58,9 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
             if not row:
                 continue
             if len(row) != len(header):
-                raise DataError(f"{path} line {line}: expected {len(header)} fields, got {len(row)}")
+                raise DataError(
+                    f"{path} line {line}: expected {len(header)} fields, got {len(row)}"
+                )
             try:
                 label = int(row[ie])
             except ValueError:
@@ -69,7 +71,9 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
                 raise DataError(f"{path} line {line}: emotion {label} is outside 0-{len(FER7) - 1}")
             u = row[iu].strip()
             if u not in USAGES:
-                raise DataError(f"{path} line {line}: Usage '{u}' is not one of {', '.join(USAGES)}")
+                raise DataError(
+                    f"{path} line {line}: Usage '{u}' is not one of {', '.join(USAGES)}"
+                )
             fields = row[ip].split()
             if len(fields) != SIDE * SIDE:
                 raise DataError(
@@ -86,8 +90,11 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
             usage.append(USAGES.index(u))
     if not images:
         raise DataError(f"{path} has a header but no rows")
-    return {"images": np.stack(images), "labels": np.array(labels, dtype=np.int64),
-            "usage": np.array(usage, dtype=np.int8)}
+    return {
+        "images": np.stack(images),
+        "labels": np.array(labels, dtype=np.int64),
+        "usage": np.array(usage, dtype=np.int8),
+    }
 
 
 # ---------------------------------------------------------------------------- folder form
@@ -111,7 +118,9 @@ def list_folder_images(root: Path) -> tuple[list[tuple[Path, int, int]], list[Pa
     for split_dir in ("train", "test"):
         base = root / split_dir
         if not base.is_dir():
-            raise DataError(f"{root} has no {split_dir}/ folder (expected {split_dir}/<class>/*.jpg)")
+            raise DataError(
+                f"{root} has no {split_dir}/ folder (expected {split_dir}/<class>/*.jpg)"
+            )
         for entry in sorted(base.iterdir()):
             if not entry.is_dir():
                 skipped.append(entry)
@@ -144,13 +153,16 @@ def read_folders(root: Path, items: list[tuple[Path, int, int]]) -> dict[str, np
     """Decode the listed images (threads: PIL releases the GIL while decoding)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         images = list(pool.map(_decode, [p for p, _, _ in items], chunksize=256))
-    return {"images": np.stack(images), "labels": np.array([lbl for _, lbl, _ in items], dtype=np.int64),
-            "usage": np.array([u for _, _, u in items], dtype=np.int8)}
+    return {
+        "images": np.stack(images),
+        "labels": np.array([lbl for _, lbl, _ in items], dtype=np.int64),
+        "usage": np.array([u for _, _, u in items], dtype=np.int8),
+    }
 
 
 # ---------------------------------------------------------------------------- datamodule
 class FER2013DataModule(FERDataModule):
-    """FER2013, from ``<data root>/fer2013/fer2013.csv`` or ``<data root>/fer2013/{train,test}/``."""
+    """FER2013 from ``<root>/fer2013/fer2013.csv`` or ``<root>/fer2013/{train,test}/<class>/``."""
 
     class_names = FER7
     folder = "fer2013"
@@ -193,8 +205,12 @@ class FER2013DataModule(FERDataModule):
             return cached_arrays("fer2013-csv", key, lambda: read_csv(csv_path))
         items, self.skipped = list_folder_images(root)
         if self.skipped:
-            log.warning("FER2013: skipped %d non-image entries under %s (e.g. %s)",
-                        len(self.skipped), root, self.skipped[0])
+            log.warning(
+                "FER2013: skipped %d non-image entries under %s (e.g. %s)",
+                len(self.skipped),
+                root,
+                self.skipped[0],
+            )
         if not items:
             raise DataError(f"{root}: no images found under train/<class>/ or test/<class>/")
         key = source_key([p for p, _, _ in items], root)
@@ -219,7 +235,9 @@ class FER2013DataModule(FERDataModule):
                 )
             for name in names:
                 if len(by_usage[name]) == 0:
-                    raise DataError(f"{root}: no {name} images found; split '{self.split}' needs them")
+                    raise DataError(
+                        f"{root}: no {name} images found; split '{self.split}' needs them"
+                    )
             return np.concatenate([by_usage[n] for n in names])
 
         if self.split == "official":

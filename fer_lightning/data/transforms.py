@@ -22,8 +22,14 @@ PRESETS: dict[str, list[TransformSpec]] = {
     # crop cannot exceed the image; ten-crop training samples come with the full presets.
     "qutub2023": [
         {"name": "Affine", "scale": (0.8, 1.2), "p": 1.0},
-        {"name": "ColorJitter", "brightness": 0.5, "contrast": 0.5, "saturation": 0.5,
-         "hue": 0.0, "p": 0.5},
+        {
+            "name": "ColorJitter",
+            "brightness": 0.5,
+            "contrast": 0.5,
+            "saturation": 0.5,
+            "hue": 0.0,
+            "p": 0.5,
+        },
         {"name": "Affine", "translate_percent": (-0.2, 0.2), "p": 0.5},
         {"name": "HorizontalFlip", "p": 0.5},
         {"name": "Rotate", "limit": 45, "p": 1.0},
@@ -48,7 +54,9 @@ def _build(spec: TransformSpec, where: str) -> A.BasicTransform:
         raise FERUserError(f"{where}: bad arguments for albumentations.{name}: {err}") from err
 
 
-def resolve_augment(augment: str | list[TransformSpec]) -> tuple[list[TransformSpec], list[TransformSpec]]:
+def resolve_augment(
+    augment: str | list[TransformSpec],
+) -> tuple[list[TransformSpec], list[TransformSpec]]:
     """(pre-normalisation, post-normalisation) specs of a preset name or an explicit list."""
     if isinstance(augment, str):
         if augment not in PRESETS:
