@@ -25,6 +25,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 
 from fer_lightning import experiments
+from fer_lightning.callbacks import TrainingSpeed
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.loggers import RunCSVLogger
@@ -99,6 +100,7 @@ class FERLightningCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
+        parser.add_lightning_class_args(TrainingSpeed, "training_speed")
         for source, target in [
             ("num_classes", "num_classes"),
             ("class_names", "class_names"),

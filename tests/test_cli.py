@@ -83,6 +83,7 @@ def test_fit_writes_a_complete_run_directory(
                 for name in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
             )
         assert f"{stage}/f1_macro" in header
+    assert "train/images_per_sec" in header and "train/epoch_time_s" in header
     with (run / "confusion_matrix_test.csv").open() as fh:
         rows = list(csv.reader(fh))
     assert rows[0][1:] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
