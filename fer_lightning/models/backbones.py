@@ -7,7 +7,6 @@ that the head flattens; the head is chosen separately.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from torch import nn
 
 from fer_lightning.errors import FERUserError
 from fer_lightning.models.pretrained import load_torchvision_weights
+from fer_lightning.registry import Registry
 
 
 @dataclass
@@ -24,36 +24,18 @@ class Backbone:
     num_features: int
 
 
-BackboneBuilder = Callable[..., Backbone]
-_REGISTRY: dict[str, BackboneBuilder] = {}
-
-
-def register_backbone(name: str) -> Callable[[BackboneBuilder], BackboneBuilder]:
-    def wrap(fn: BackboneBuilder) -> BackboneBuilder:
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
-
-
-def list_backbones() -> list[str]:
-    return sorted(_REGISTRY)
+BACKBONES: Registry[Backbone] = Registry("backbone", "model.backbone")
+register_backbone = BACKBONES.register
+list_backbones = BACKBONES.names
 
 
 def create_backbone(
     name: str, *, in_chans: int = 1, image_size: int = 48, pretrained: bool = False, **kwargs: Any
 ) -> Backbone:
-    """Build the backbone ``name``; unknown names and arguments are user errors."""
-    if name not in _REGISTRY:
-        raise FERUserError(
-            f"model.backbone: unknown backbone '{name}'; known: {', '.join(list_backbones())}"
-        )
-    try:
-        return _REGISTRY[name](
-            in_chans=in_chans, image_size=image_size, pretrained=pretrained, **kwargs
-        )
-    except TypeError as err:
-        raise FERUserError(f"model.backbone_kwargs: bad arguments for '{name}': {err}") from err
+    """Build the backbone ``name`` for ``in_chans`` x ``image_size`` inputs."""
+    return BACKBONES.build(
+        name, in_chans=in_chans, image_size=image_size, pretrained=pretrained, **kwargs
+    )
 
 
 # ---------------------------------------------------------------------------- own CNNs

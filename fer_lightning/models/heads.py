@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
-from fer_lightning.errors import FERUserError
+from fer_lightning.registry import Registry
 
-HeadBuilder = Callable[..., nn.Module]
-_REGISTRY: dict[str, HeadBuilder] = {}
-
-
-def register_head(name: str) -> Callable[[HeadBuilder], HeadBuilder]:
-    def wrap(fn: HeadBuilder) -> HeadBuilder:
-        _REGISTRY[name] = fn
-        return fn
-
-    return wrap
-
-
-def list_heads() -> list[str]:
-    return sorted(_REGISTRY)
+HEADS: Registry[nn.Module] = Registry("head", "model.head")
+register_head = HEADS.register
+list_heads = HEADS.names
 
 
 def create_head(name: str, in_features: int, num_classes: int, **kwargs: Any) -> nn.Module:
-    if name not in _REGISTRY:
-        raise FERUserError(f"model.head: unknown head '{name}'; known: {', '.join(list_heads())}")
-    try:
-        return _REGISTRY[name](in_features, num_classes, **kwargs)
-    except TypeError as err:
-        raise FERUserError(f"model.head_kwargs: bad arguments for '{name}': {err}") from err
+    """Build head ``name`` mapping ``in_features`` to ``num_classes`` logits."""
+    return HEADS.build(name, in_features, num_classes, **kwargs)
 
 
 @register_head("linear")
