@@ -200,3 +200,28 @@ def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None
     assert tested.trainer.callback_metrics["test/acc"].item() == pytest.approx(fit_test_acc)
     assert tested.run_dir.name.endswith("-test") and tested.run_dir != fitted.run_dir
     assert (tested.run_dir / "confusion_matrix_test.csv").exists()
+
+
+def test_seeded_runs_repeat_exactly(fer_folder: Path) -> None:
+    """Same seed, same numbers: weights after training are identical, augmentation included
+    (in DataLoader workers, whose albumentations state is seeded from the global seed)."""
+
+    def train(seed: int) -> dict[str, torch.Tensor]:
+        cli = run_cli(
+            [
+                "fit",
+                "--exp",
+                "baseline_fer2013",
+                f"--data.data_dir={fer_folder}",
+                *SMALL,
+                "--data.num_workers=2",
+                "--trainer.max_epochs=2",
+                "--test_after_fit=false",
+                f"--seed_everything={seed}",
+            ]
+        )
+        return {k: v.clone() for k, v in cli.model.state_dict().items()}
+
+    first, second, other = train(7), train(7), train(8)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
