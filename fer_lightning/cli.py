@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -33,6 +34,12 @@ from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.paths import runs_root
 
 log = logging.getLogger("fer_lightning")
+
+DESCRIPTION = (
+    "fer-lightning: facial expression recognition experiments. "
+    "'fer-lightning experiments' lists the experiments; in any subcommand, "
+    "'--exp NAME' stands for '--config experiments/NAME.yaml'."
+)
 
 #: Set for the processes of one run (DDP launches the script again per device) so that they
 #: all share one run directory.
@@ -235,7 +242,10 @@ def run_cli(args: list[str]) -> FERLightningCLI:
     """Run LightningCLI on ``args`` (also what the tests call)."""
     inherited = os.environ.get(RUN_DIR_ENV)  # set when DDP relaunched this script
     try:
-        return _cli(args)
+        with warnings.catch_warnings():
+            # main() hands over sys.argv after expanding --exp; that is intended.
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            return _cli(args)
     finally:
         if inherited is None:
             os.environ.pop(RUN_DIR_ENV, None)
@@ -249,7 +259,7 @@ def _cli(args: list[str]) -> FERLightningCLI:
         args=_expand_exp(args),
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": "fer-lightning: facial expression recognition experiments"},
+        parser_kwargs={"description": DESCRIPTION},
     )
 
 
