@@ -6,6 +6,7 @@ preset (``augment: qutub2023``) or spell the list out in the same form.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import albumentations as A
@@ -49,6 +50,8 @@ def _build(spec: TransformSpec, where: str) -> A.BasicTransform:
     if not isinstance(cls, type):
         raise FERUserError(f"{where}: '{name}' is not an albumentations transform")
     try:
+        # albumentations only warns about unknown arguments; a typo must not pass silently.
+        inspect.signature(cls).bind(**spec)
         return cls(**spec)
     except (TypeError, ValueError) as err:
         raise FERUserError(f"{where}: bad arguments for albumentations.{name}: {err}") from err
