@@ -88,14 +88,26 @@ class FERLightningCLI(LightningCLI):
             default=True,
             help="After fit, test the best checkpoint on the test split.",
         )
+        # The best checkpoint by validation accuracy...
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
                 "checkpoint.filename": "best-epoch{epoch:03d}",
                 "checkpoint.auto_insert_metric_name": False,
+                "checkpoint.enable_version_counter": False,
+            }
+        )
+        # ...and last.ckpt after every validation, improved or not (Lightning's save_last
+        # only refreshes it when the monitored checkpoint is saved), for --ckpt_path last.
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        parser.set_defaults(
+            {
+                "last_checkpoint.monitor": None,
+                "last_checkpoint.save_top_k": 1,
+                "last_checkpoint.filename": "last",
+                "last_checkpoint.enable_version_counter": False,
             }
         )
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
@@ -189,18 +201,17 @@ class FERLightningCLI(LightningCLI):
     def before_fit(self) -> None:
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
-                (self.run_dir / "wandb_id").write_text(logger.version or "")
+                (self.run_dir / "wandb_id").write_text(logger.experiment.id)
         log.info("run directory: %s", self.run_dir)
         log.info("parameters: %s", f"{self.model.num_parameters():,}")
 
     def after_fit(self) -> None:
         if not self._cfg().get("test_after_fit") or self.trainer.interrupted:
             return
-        best = (
-            self.trainer.checkpoint_callback.best_model_path
-            if self.trainer.checkpoint_callback
-            else ""
+        best = next(
+            (cb.best_model_path for cb in self.trainer.checkpoint_callbacks if cb.monitor), ""
         )
+
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
 
@@ -249,6 +260,15 @@ def run_cli(args: list[str]) -> FERLightningCLI:
     finally:
         if inherited is None:
             os.environ.pop(RUN_DIR_ENV, None)
+        _finish_wandb()
+
+
+def _finish_wandb() -> None:
+    """Close this run's W&B run: Lightning leaves it open, and a later run in the same process
+    (a notebook, the tests) would otherwise log into it."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
 
 
 def _cli(args: list[str]) -> FERLightningCLI:

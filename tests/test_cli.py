@@ -225,3 +225,46 @@ def test_seeded_runs_repeat_exactly(fer_folder: Path) -> None:
     first, second, other = train(7), train(7), train(8)
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_last_checkpoint_is_refreshed_every_epoch(fer_folder: Path) -> None:
+    """last.ckpt must hold the latest epoch even when the monitored metric did not improve
+    (here 'best' is pinned to epoch 0 by monitoring the epoch number with mode=min)."""
+    cli = run_cli(
+        [
+            "fit",
+            "--exp",
+            "baseline_fer2013",
+            f"--data.data_dir={fer_folder}",
+            *SMALL,
+            "--trainer.max_epochs=3",
+            "--test_after_fit=false",
+            "--checkpoint.monitor=epoch",
+            "--checkpoint.mode=min",
+        ]
+    )
+    ckpts = sorted(p.name for p in (cli.run_dir / "checkpoints").iterdir())
+    assert ckpts == ["best-epoch000.ckpt", "last.ckpt"]
+    last = torch.load(cli.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 9
+
+
+def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    args = [
+        "fit",
+        "--exp",
+        "baseline_fer2013",
+        f"--data.data_dir={fer_folder}",
+        *SMALL,
+        "--test_after_fit=false",
+    ]
+    first = run_cli([*args, "--trainer.max_epochs=1"])
+    run_id = (first.run_dir / "wandb_id").read_text()
+    assert run_id and run_id in str(next((first.run_dir / "wandb").glob("offline-run-*")))
+    second = run_cli([*args, "--trainer.max_epochs=2", "--ckpt_path", "last"])
+    assert second.run_dir == first.run_dir
+    assert (second.run_dir / "wandb_id").read_text() == run_id
+    assert {p.name.rsplit("-", 1)[-1] for p in (first.run_dir / "wandb").glob("offline-run-*")} == {
+        run_id
+    }
