@@ -60,6 +60,17 @@ def latest_run(experiment: str) -> Path | None:
     return runs[-1] if runs else None
 
 
+def _run_dir_of(ckpt_path: str | None) -> Path | None:
+    """The run directory holding ``ckpt_path`` (``<run>/checkpoints/x.ckpt``), if it is one."""
+    if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
+        return None
+    path = Path(ckpt_path)
+    run = path.parent.parent
+    if path.is_file() and path.parent.name == "checkpoints" and (run / "config.yaml").exists():
+        return run
+    return None
+
+
 class FERLightningCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -146,6 +157,8 @@ class FERLightningCLI(LightningCLI):
             run_dir = Path(cfg.run_dir)
         elif os.environ.get(RUN_DIR_ENV):
             run_dir = Path(os.environ[RUN_DIR_ENV])
+        elif self.subcommand == "fit" and _run_dir_of(cfg.get("ckpt_path")):
+            run_dir = _run_dir_of(cfg.ckpt_path)  # resuming a checkpoint of an earlier run
         elif self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
             found = latest_run(self.experiment)
             if found is None:

@@ -201,6 +201,27 @@ def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None
     assert tested.run_dir.name.endswith("-test") and tested.run_dir != fitted.run_dir
     assert (tested.run_dir / "confusion_matrix_test.csv").exists()
 
+    predicted = run_cli(["predict", "--exp", "baseline_fer2013", *common, "--ckpt_path", best])
+    probs = torch.cat(predicted.trainer.predict_loop.predictions)
+    assert probs.shape == (14, 7)
+    torch.testing.assert_close(probs.sum(1), torch.ones(14))
+
+
+def test_resume_from_a_checkpoint_path_continues_its_run(fer_folder: Path) -> None:
+    args = [
+        "fit",
+        "--exp",
+        "baseline_fer2013",
+        f"--data.data_dir={fer_folder}",
+        *SMALL,
+        "--test_after_fit=false",
+    ]
+    first = run_cli([*args, "--trainer.max_epochs=1"])
+    last = first.run_dir / "checkpoints" / "last.ckpt"
+    second = run_cli([*args, "--trainer.max_epochs=2", f"--ckpt_path={last}"])
+    assert second.run_dir == first.run_dir
+    assert second.trainer.global_step == 6
+
 
 def test_seeded_runs_repeat_exactly(fer_folder: Path) -> None:
     """Same seed, same numbers: weights after training are identical, augmentation included
