@@ -32,6 +32,11 @@ def fake_torch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return target
 
 
+def fit_args(data_root: Path, *extra: str) -> list[str]:
+    """``fit`` of the baseline on a generated dataset, a few batches per epoch."""
+    return ["fit", "--exp", "baseline_fer2013", f"--data.data_dir={data_root}", *SMALL, *extra]
+
+
 def runs_of(experiment: str) -> list[Path]:
     import os
 
@@ -91,14 +96,7 @@ def test_fit_writes_a_complete_run_directory(
 
 
 def test_resume_from_last_continues_the_same_run(fer_folder: Path) -> None:
-    args = [
-        "fit",
-        "--exp",
-        "baseline_fer2013",
-        f"--data.data_dir={fer_folder}",
-        *SMALL,
-        "--test_after_fit=false",
-    ]
+    args = fit_args(fer_folder, "--test_after_fit=false")
     assert main([*args, "--trainer.max_epochs=1"]) == 0
     (run,) = runs_of("baseline_fer2013")
     first = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
@@ -128,16 +126,12 @@ def test_class_weights_reach_the_loss(fer_folder: Path) -> None:
     for path in sorted((fer_folder / "fer2013/train/disgust").iterdir())[:4]:
         path.unlink()  # disgust becomes rare: its weight must be the largest
     cli = run_cli(
-        [
-            "fit",
-            "--exp",
-            "baseline_fer2013",
-            f"--data.data_dir={fer_folder}",
-            *SMALL,
+        fit_args(
+            fer_folder,
             "--trainer.max_epochs=1",
             "--model.class_weights=true",
             "--test_after_fit=false",
-        ]
+        )
     )
     torch.testing.assert_close(cli.model.loss_weight, cli.datamodule.class_weights())
     assert cli.model.loss_weight.argmax().item() == 1 and cli.model.loss_weight[1] > 2
@@ -208,14 +202,7 @@ def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None
 
 
 def test_resume_from_a_checkpoint_path_continues_its_run(fer_folder: Path) -> None:
-    args = [
-        "fit",
-        "--exp",
-        "baseline_fer2013",
-        f"--data.data_dir={fer_folder}",
-        *SMALL,
-        "--test_after_fit=false",
-    ]
+    args = fit_args(fer_folder, "--test_after_fit=false")
     first = run_cli([*args, "--trainer.max_epochs=1"])
     last = first.run_dir / "checkpoints" / "last.ckpt"
     second = run_cli([*args, "--trainer.max_epochs=2", f"--ckpt_path={last}"])
@@ -229,17 +216,13 @@ def test_seeded_runs_repeat_exactly(fer_folder: Path) -> None:
 
     def train(seed: int) -> dict[str, torch.Tensor]:
         cli = run_cli(
-            [
-                "fit",
-                "--exp",
-                "baseline_fer2013",
-                f"--data.data_dir={fer_folder}",
-                *SMALL,
+            fit_args(
+                fer_folder,
                 "--data.num_workers=2",
                 "--trainer.max_epochs=2",
                 "--test_after_fit=false",
                 f"--seed_everything={seed}",
-            ]
+            )
         )
         return {k: v.clone() for k, v in cli.model.state_dict().items()}
 
@@ -252,17 +235,13 @@ def test_last_checkpoint_is_refreshed_every_epoch(fer_folder: Path) -> None:
     """last.ckpt must hold the latest epoch even when the monitored metric did not improve
     (here 'best' is pinned to epoch 0 by monitoring the epoch number with mode=min)."""
     cli = run_cli(
-        [
-            "fit",
-            "--exp",
-            "baseline_fer2013",
-            f"--data.data_dir={fer_folder}",
-            *SMALL,
+        fit_args(
+            fer_folder,
             "--trainer.max_epochs=3",
             "--test_after_fit=false",
             "--checkpoint.monitor=epoch",
             "--checkpoint.mode=min",
-        ]
+        )
     )
     ckpts = sorted(p.name for p in (cli.run_dir / "checkpoints").iterdir())
     assert ckpts == ["best-epoch000.ckpt", "last.ckpt"]
@@ -272,14 +251,7 @@ def test_last_checkpoint_is_refreshed_every_epoch(fer_folder: Path) -> None:
 
 def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
-    args = [
-        "fit",
-        "--exp",
-        "baseline_fer2013",
-        f"--data.data_dir={fer_folder}",
-        *SMALL,
-        "--test_after_fit=false",
-    ]
+    args = fit_args(fer_folder, "--test_after_fit=false")
     first = run_cli([*args, "--trainer.max_epochs=1"])
     run_id = (first.run_dir / "wandb_id").read_text()
     assert run_id and run_id in str(next((first.run_dir / "wandb").glob("offline-run-*")))
