@@ -157,8 +157,8 @@ class FERLightningCLI(LightningCLI):
             run_dir = Path(cfg.run_dir)
         elif os.environ.get(RUN_DIR_ENV):
             run_dir = Path(os.environ[RUN_DIR_ENV])
-        elif self.subcommand == "fit" and _run_dir_of(cfg.get("ckpt_path")):
-            run_dir = _run_dir_of(cfg.ckpt_path)  # resuming a checkpoint of an earlier run
+        elif self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
+            run_dir = earlier  # resuming a checkpoint of an earlier run
         elif self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
             found = latest_run(self.experiment)
             if found is None:
@@ -224,7 +224,6 @@ class FERLightningCLI(LightningCLI):
         best = next(
             (cb.best_model_path for cb in self.trainer.checkpoint_callbacks if cb.monitor), ""
         )
-
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
 

@@ -136,7 +136,7 @@ class FERDataModule(L.LightningDataModule):
         weights = np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0)
         return torch.tensor(weights, dtype=torch.float32)
 
-    def pipeline(self, train: bool) -> Any:
+    def pipeline(self, train: bool, native_size: int | None = None) -> Any:
         seed = int(torch.randint(0, 2**31 - 1, ()).item()) if train else 0
         return build_pipeline(
             image_size=self.image_size,
@@ -145,11 +145,14 @@ class FERDataModule(L.LightningDataModule):
             augment=self.augment,
             train=train,
             seed=seed,
+            native_size=native_size,
         )
 
     def dataset(self, split: str, train: bool = False) -> ArrayDataset:
         data = self._split(split)
-        return ArrayDataset(data.images, data.labels, self.pipeline(train), self.channels)
+        height, width = data.images.shape[1:3]
+        native = height if height == width else None
+        return ArrayDataset(data.images, data.labels, self.pipeline(train, native), self.channels)
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         return DataLoader(

@@ -78,11 +78,16 @@ def build_pipeline(
     augment: str | list[TransformSpec] = "none",
     train: bool = False,
     seed: int | None = None,
+    native_size: int | None = None,
 ) -> A.Compose:
-    """uint8 image -> resized, normalised float tensor, with augmentation when ``train``."""
+    """uint8 image -> resized, normalised float tensor, with augmentation when ``train``.
+
+    ``native_size``: the side of the (square) source images, when known; no resize is added
+    when it already equals ``image_size``."""
     pre, post = resolve_augment(augment) if train else ([], [])
     transforms = [_build(s, "data.augment") for s in pre]
-    transforms.append(A.Resize(image_size, image_size, interpolation=1))  # bilinear
+    if native_size != image_size:  # a same-size resize would be per-sample work for nothing
+        transforms.append(A.Resize(image_size, image_size, interpolation=1))  # bilinear
     transforms.append(A.Normalize(mean=mean, std=std, max_pixel_value=255.0))
     transforms += [_build(s, "data.augment") for s in post]
     transforms.append(A.ToTensorV2())

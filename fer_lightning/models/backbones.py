@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from timm.models import adapt_input_conv
 from torch import nn
 
 from fer_lightning.errors import FERUserError
@@ -101,8 +102,8 @@ def baseline_cnn(
 
 # ------------------------------------------------------------------------- torchvision
 def _adapt_first_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
-    """A first conv for ``in_chans`` inputs; a 1-channel conv gets the RGB kernels summed, so
-    pretrained filters still respond to gray images (as timm's ``adapt_input_conv`` does)."""
+    """A first conv for ``in_chans`` inputs, weights adapted by timm's ``adapt_input_conv``
+    (a 1-channel conv gets the RGB kernels summed, so pretrained filters still respond to gray)."""
     if in_chans == conv.in_channels:
         return conv
     new = nn.Conv2d(
@@ -114,8 +115,7 @@ def _adapt_first_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
         bias=conv.bias is not None,
     )
     with torch.no_grad():
-        if in_chans == 1:
-            new.weight.copy_(conv.weight.sum(dim=1, keepdim=True))
+        new.weight.copy_(adapt_input_conv(in_chans, conv.weight))
         if conv.bias is not None:
             new.bias.copy_(conv.bias)
     return new
