@@ -25,7 +25,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 
-from fer_lightning import experiments
+from fer_lightning import commands, experiments
 from fer_lightning.callbacks import TrainingSpeed
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
@@ -246,13 +246,6 @@ def _expand_exp(args: list[str]) -> list[str]:
     return out
 
 
-def _print_experiments() -> None:
-    known = experiments.list_experiments()
-    width = max((len(n) for n in known), default=0)
-    for name, path in known.items():
-        print(f"{name:<{width}}  {experiments.describe(path)}")
-
-
 def _setup_logging() -> None:
     if not log.handlers:
         handler = logging.StreamHandler()
@@ -298,10 +291,10 @@ def _cli(args: list[str]) -> FERLightningCLI:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _setup_logging()
-    if args[:1] == ["experiments"]:
-        _print_experiments()
-        return 0
     try:
+        command = commands.resolve(args[0]) if args else None
+        if command is not None:
+            return command(args[1:])
         run_cli(args)
     except FERUserError as err:
         print(f"fer-lightning: error: {err}", file=sys.stderr)

@@ -1,0 +1,25 @@
+"""Subcommands of ``fer-lightning`` beyond LightningCLI's fit / validate / test / predict.
+
+Each entry maps a subcommand name to ``"module:function"``; the function takes the remaining
+arguments (``list[str]``) and returns an exit code. Modules are imported only when their
+subcommand runs, so ``fer-lightning fit`` does not pay for them. A user error inside a
+subcommand raises :class:`fer_lightning.errors.FERUserError`; ``main`` prints it as one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+SUBCOMMANDS: dict[str, str] = {
+    "experiments": "fer_lightning.commands.experiments:main",
+}
+
+
+def resolve(name: str) -> Callable[[list[str]], int] | None:
+    """The entry point of subcommand ``name``, or None when it is a LightningCLI one."""
+    target = SUBCOMMANDS.get(name)
+    if target is None:
+        return None
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)
