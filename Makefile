@@ -13,7 +13,7 @@ STAMP := $(VENV)/.fer-lightning-installed
 # (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install train test lint format experiments clean
+.PHONY: install train cv sweep test lint format experiments compare bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# RESUME=1 continues the latest run of EXP from its last.ckpt (same run directory, same W&B id).
+RESUME ?=
 train: install
-	$(BIN)/fer-lightning fit --exp $(EXP) $(ARGS)
+	$(BIN)/fer-lightning fit --exp $(EXP) $(if $(filter 1 true yes,$(RESUME)),--ckpt_path last) $(ARGS)
+
+# k-fold cross-validation (experiments whose data has folds, e.g. EXP=cnn_ckplus): mean ± std.
+cv: install
+	$(BIN)/fer-lightning cv --exp $(EXP) $(ARGS)
+
+# A grid of normal runs (optimizer x learning rate, ...) from a W&B sweep file; results table in
+# runs/sweeps/<name>/<timestamp>/results.{md,csv}. ARGS go to every run.
+SWEEP ?= experiments/sweeps/cnn_fer2013_optim.yaml
+sweep: install
+	$(BIN)/fer-lightning sweep $(SWEEP) $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -39,6 +51,18 @@ format: install
 
 experiments: install
 	@$(BIN)/fer-lightning experiments
+
+# One markdown table of the runs in RUNS (run directories or folders of them; default
+# $FER_RUNS_DIR or runs/), best test accuracy first, printed and written to COMPARISON.
+RUNS ?= $${FER_RUNS_DIR:-runs}
+COMPARISON ?= $${FER_RUNS_DIR:-runs}/comparison.md
+compare: install
+	$(BIN)/fer-lightning compare $(RUNS) --out $(COMPARISON)
+
+# Speed ratios (harness overhead, input pipeline vs model, data preparation cold/warm):
+# benchmarks/results.json and BENCHMARKS.md. ARGS go to the benchmark (e.g. --quick).
+bench: install
+	$(BIN)/python -m fer_lightning.bench $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -24,13 +24,16 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
-from fer_lightning import commands, experiments
-from fer_lightning.callbacks import TrainingSpeed
+from fer_lightning import commands, crossdataset, experiments
+from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.callback import EvaluationReport
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
+from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import runs_root
 
 log = logging.getLogger("fer_lightning")
@@ -72,6 +75,13 @@ def _run_dir_of(ckpt_path: str | None) -> Path | None:
 
 
 class FERLightningCLI(LightningCLI):
+    @staticmethod
+    def configure_optimizers(lightning_module, optimizer, lr_scheduler=None):  # noqa: ANN001, ANN205
+        """LightningCLI's, with only the parameters still trainable once the training-regime
+        callbacks (fer_lightning.models.regimes) have frozen theirs."""
+        keep_trainable(optimizer)
+        return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
             "--experiment",
@@ -131,6 +141,8 @@ class FERLightningCLI(LightningCLI):
         )
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.add_lightning_class_args(TrainingSpeed, "training_speed")
+        parser.add_lightning_class_args(EpochSeed, "epoch_seed")  # exact resume
+        parser.add_lightning_class_args(FiniteLoss, "finite_loss")  # stop at a NaN/inf loss
         for source, target in [
             ("num_classes", "num_classes"),
             ("class_names", "class_names"),
@@ -201,22 +213,39 @@ class FERLightningCLI(LightningCLI):
         if trainer_cfg.get("precision") is None:
             kwargs["precision"] = auto_precision()
         if trainer_cfg.get("logger") in (None, True):
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
+                self.run_dir.mkdir(parents=True, exist_ok=True)
             kwargs["logger"] = self._loggers()
         if trainer_cfg.get("enable_progress_bar") is not False:
             callbacks = trainer_cfg.get("callbacks") or []
             callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
             kwargs["callbacks"] = [*callbacks, RichProgressBar(leave=True)]
+        # Every test (fit's final one included) writes report.md, the PNGs and summary.json.
+        callbacks = kwargs.get("callbacks", trainer_cfg.get("callbacks") or [])
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
         kwargs.setdefault("default_root_dir", str(self.run_dir))
         return super().instantiate_trainer(**kwargs)
 
     # ------------------------------------------------------------------------- hooks
+    def _cross_dataset(self) -> None:
+        """A checkpoint trained on other classes (e.g. FER2013 tested on CK+): map by name."""
+        ckpt = self._cfg().get("ckpt_path")
+        if ckpt and Path(ckpt).is_file():
+            model = crossdataset.prepare(self.model, self.datamodule, ckpt, self.run_dir)
+            if model is not None:  # the weights are loaded; Lightning must not load them again
+                self.model = model
+                self.config_init[self.subcommand]["ckpt_path"] = None
+
+    before_test = before_validate = _cross_dataset
+
     def before_fit(self) -> None:
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
                 (self.run_dir / "wandb_id").write_text(logger.experiment.id)
-        log.info("run directory: %s", self.run_dir)
-        log.info("parameters: %s", f"{self.model.num_parameters():,}")
+        if rank_zero_only.rank == 0:
+            log.info("run directory: %s", self.run_dir)
+            log.info("parameters: %s", f"{self.model.num_parameters():,}")
 
     def after_fit(self) -> None:
         if not self._cfg().get("test_after_fit") or self.trainer.interrupted:

@@ -19,10 +19,13 @@ class _AppendingWriter(ExperimentWriter):
 
 
 class RunCSVLogger(CSVLogger):
-    """``metrics.csv`` directly in the run directory, appended to on resume."""
+    """``metrics.csv`` directly in the run directory, appended to on resume.
+
+    Written through at every logging call (Lightning buffers 100 steps), so a run that is
+    killed keeps on disk every metric it logged, as its checkpoints do."""
 
     def __init__(self, run_dir: str) -> None:
-        super().__init__(save_dir=run_dir, name="", version="")
+        super().__init__(save_dir=run_dir, name="", version="", flush_logs_every_n_steps=1)
 
     @property
     @rank_zero_experiment

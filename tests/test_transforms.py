@@ -37,7 +37,9 @@ def test_explicit_list_is_applied() -> None:
 def test_unknown_transform_and_preset_are_named() -> None:
     with pytest.raises(FERUserError, match="'Flipp' is not an albumentations transform"):
         build_pipeline(image_size=48, mean=0.5, std=0.25, augment=[{"name": "Flipp"}], train=True)
-    with pytest.raises(FERUserError, match="unknown preset 'paper'; known: none, qutub2023"):
+    with pytest.raises(
+        FERUserError, match="unknown preset 'paper'; known: keras_idg, none, qutub2023"
+    ):
         build_pipeline(image_size=48, mean=0.5, std=0.25, augment="paper", train=True)
     with pytest.raises(FERUserError, match="bad arguments for albumentations.Rotate"):
         build_pipeline(

@@ -13,6 +13,14 @@ from collections.abc import Callable
 
 SUBCOMMANDS: dict[str, str] = {
     "experiments": "fer_lightning.commands.experiments:main",
+    "sweep": "fer_lightning.commands.sweep:main",
+    "augment-preview": "fer_lightning.commands.augment_preview:main",
+    "report": "fer_lightning.commands.report:main",
+    "compare": "fer_lightning.commands.compare:main",
+    "audit": "fer_lightning.commands.audit:main",
+    "cv": "fer_lightning.commands.cv:main",
+    "recognize": "fer_lightning.commands.recognize:main",
+    "export": "fer_lightning.commands.export:main",
 }
 
 

@@ -15,10 +15,18 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
-from fer_lightning.data.transforms import TransformSpec, build_pipeline, resolve_augment
+from fer_lightning.data.transforms import (
+    TransformSpec,
+    build_pipeline,
+    resolve_augment,
+    train_ten_crop,
+)
+from fer_lightning.data.tta import TTA, TenCropDataset, default_crop_size
+from fer_lightning.distributed import eval_sampler
+from fer_lightning.errors import FERUserError
 from fer_lightning.paths import data_root
 
 log = logging.getLogger(__name__)
@@ -30,12 +38,15 @@ class Split:
 
     images: np.ndarray
     labels: np.ndarray
+    #: Per-item group (e.g. CK+ subject id) where the dataset has one, for group-aware splits.
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: np.ndarray) -> Split:
-        return Split(self.images[index], self.labels[index])
+        groups = None if self.groups is None else self.groups[index]
+        return Split(self.images[index], self.labels[index], groups)
 
 
 class FERDataModule(L.LightningDataModule):
@@ -44,6 +55,8 @@ class FERDataModule(L.LightningDataModule):
     class_names: tuple[str, ...] = ()
     #: Folder under the data root that holds this dataset.
     folder: str = ""
+    #: PIL mode of the decoded images, "L" or "RGB": ``recognize`` converts faces to it.
+    image_mode: str = "L"
 
     def __init__(
         self,
@@ -52,12 +65,15 @@ class FERDataModule(L.LightningDataModule):
         num_workers: int = 2,
         image_size: int = 48,
         channels: int = 1,
-        augment: str | list[TransformSpec] = "qutub2023",
+        augment: str | list[TransformSpec] = "qutub2023_single",
         mean: float | list[float] = 0.5,
         std: float | list[float] = 0.25,
         val_fraction: float = 0.1,
         split_seed: int = 0,
         pin_memory: bool | None = None,
+        weighted_sampler: bool = False,
+        tta: TTA = "none",
+        tta_crop_size: int | None = None,
     ) -> None:
         """
         Args:
@@ -66,12 +82,19 @@ class FERDataModule(L.LightningDataModule):
             image_size: side the images are resized to (bilinear) before the model.
             channels: 1 keeps grayscale; 3 replicates it for ImageNet backbones.
             augment: a preset name (see ``fer_lightning.data.transforms.PRESETS``) or a list of
-                ``{name: <albumentations class>, **kwargs}``.
+                ``{name: <albumentations class>, **kwargs}``. The default is qutub2023's
+                augmentation without its ten-crop samples (``qutub2023`` has them: 10x work).
             mean, std: normalisation, on the 0-1 scale.
             val_fraction: fraction of train held out (stratified) where a split protocol
                 carves validation from train.
             split_seed: seed of that split; separate from the training seed so that runs
                 with different seeds see the same validation images.
+            weighted_sampler: draw training batches with a ``WeightedRandomSampler`` (with
+                replacement, weights from :meth:`class_weights`) so classes come equally often.
+            tta: test-time augmentation of the test (and predict) loader: ``ten_crop`` feeds the
+                ten crops of each image and the model averages their softmaxes.
+            tta_crop_size: side of those crops, resized back to ``image_size``; default 5/6 of
+                ``image_size`` (40 of 48, as qutub2023).
         """
         super().__init__()
         if channels not in (1, 3):
@@ -89,6 +112,14 @@ class FERDataModule(L.LightningDataModule):
         self.val_fraction = val_fraction
         self.split_seed = split_seed
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.weighted_sampler = weighted_sampler
+        self.tta = tta
+        self.tta_crop_size = tta_crop_size or default_crop_size(image_size)
+        if not 0 < self.tta_crop_size <= image_size:
+            raise FERUserError(
+                f"data.tta_crop_size {self.tta_crop_size} must be within 1-{image_size} "
+                "(the image_size)"
+            )
         self.splits: dict[str, Split] | None = None
 
     # ----------------------------------------------------------------- what subclasses define
@@ -148,17 +179,34 @@ class FERDataModule(L.LightningDataModule):
             native_size=native_size,
         )
 
-    def dataset(self, split: str, train: bool = False) -> ArrayDataset:
+    def dataset(self, split: str, train: bool = False) -> Dataset:
         data = self._split(split)
         height, width = data.images.shape[1:3]
         native = height if height == width else None
-        return ArrayDataset(data.images, data.labels, self.pipeline(train, native), self.channels)
+        pipeline = self.pipeline(train, native)
+        dataset = ArrayDataset(data.images, data.labels, pipeline, self.channels)
+        if self.tta == "ten_crop" and split == "test" and not train:
+            return TenCropDataset(dataset, self.tta_crop_size, self.image_size)
+        if train and (crop := train_ten_crop(self.augment, self.image_size)):
+            return TenCropDataset(dataset, crop, self.image_size)  # each crop is a sample
+        return dataset
+
+    def train_sampler(self) -> WeightedRandomSampler:
+        """Samples training items with probability proportional to their class weight."""
+        labels = torch.as_tensor(self._split("train").labels, dtype=torch.long)
+        weights = self.class_weights()[labels].double()
+        return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)
 
     def _loader(self, split: str, train: bool) -> DataLoader:
+        sampler = self.train_sampler() if train and self.weighted_sampler else None
+        dataset = self.dataset(split, train=train)
+        if not train:  # under DDP: each image once (Lightning's sampler pads with repeats)
+            sampler = eval_sampler(self.trainer, dataset)
         return DataLoader(
-            self.dataset(split, train=train),
+            dataset,
             batch_size=self.batch_size,
-            shuffle=train,
+            shuffle=train and sampler is None,
+            sampler=sampler,
             drop_last=False,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

@@ -20,11 +20,16 @@ log = logging.getLogger(__name__)
 
 
 def source_key(paths: Iterable[Path], root: Path) -> str:
-    """Hash of (relative path, size, mtime) of each source file."""
+    """Hash of (relative path, size, mtime) of each source file.
+
+    On plain strings rather than Path objects (same order, same key): pathlib's sorting and
+    ``relative_to`` took most of a warm start's second for FER2013's 35,887 files."""
+    prefix = os.fspath(root).rstrip(os.sep) + os.sep
     digest = hashlib.sha1()
-    for path in sorted(paths):
-        st = path.stat()
-        digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for path in sorted((os.fspath(p) for p in paths), key=lambda s: s.split(os.sep)):
+        st = os.stat(path)
+        rel = path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, root)
+        digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 

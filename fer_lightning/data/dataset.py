@@ -48,5 +48,8 @@ def seed_worker_transform(worker_id: int) -> None:
     reproducible.
     """
     info = torch.utils.data.get_worker_info()
-    if info is not None and isinstance(info.dataset, ArrayDataset):
-        info.dataset.transform.set_random_seed(torch.initial_seed() % 2**32)
+    dataset = info.dataset if info is not None else None
+    while dataset is not None and not isinstance(dataset, ArrayDataset):
+        dataset = getattr(dataset, "dataset", None)  # a wrapper such as TenCropDataset
+    if dataset is not None:
+        dataset.transform.set_random_seed(torch.initial_seed() % 2**32)

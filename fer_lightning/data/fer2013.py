@@ -7,17 +7,17 @@ PrivateTest) and cached; the split protocol then picks train / val / test from t
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from fer_lightning.data.base import FERDataModule, Split
 from fer_lightning.data.cache import cached_arrays, source_key
+from fer_lightning.data.images import IMAGE_SUFFIXES, decode_all
 from fer_lightning.data.labels import FER7
 from fer_lightning.data.splits import stratified_split
 from fer_lightning.errors import DataError
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 SIDE = 48
 USAGES = ("Training", "PublicTest", "PrivateTest")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
 
 #: Split protocols: where validation and test come from.
@@ -130,31 +129,23 @@ def list_folder_images(root: Path) -> tuple[list[tuple[Path, int, int]], list[Pa
                 raise DataError(
                     f"{entry}: unknown class folder '{entry.name}'; expected {', '.join(FER7)}"
                 )
-            for file in sorted(entry.iterdir()):
-                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+            found = len(items)
+            # os.scandir: a DirEntry knows whether it is a file without a stat call (warm start).
+            for child in sorted(os.scandir(entry), key=lambda e: e.name):
+                file = entry / child.name
+                if file.suffix.lower() in IMAGE_SUFFIXES and child.is_file():
                     items.append((file, FER7.index(name), _usage_of(file, split_dir)))
                 else:
                     skipped.append(file)
+            if len(items) == found:
+                raise DataError(f"{entry}: class folder '{entry.name}' holds no images")
     return items, skipped
-
-
-def _decode(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            arr = np.asarray(img.convert("L"))
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataError(f"{path}: unreadable image ({err})") from None
-    if arr.shape != (SIDE, SIDE):
-        raise DataError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, FER2013 images are 48x48")
-    return arr
 
 
 def read_folders(root: Path, items: list[tuple[Path, int, int]]) -> dict[str, np.ndarray]:
     """Decode the listed images (threads: PIL releases the GIL while decoding)."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        images = list(pool.map(_decode, [p for p, _, _ in items], chunksize=256))
     return {
-        "images": np.stack(images),
+        "images": decode_all([p for p, _, _ in items], "L", (SIDE, SIDE), "FER2013"),
         "labels": np.array([lbl for _, lbl, _ in items], dtype=np.int64),
         "usage": np.array([u for _, _, u in items], dtype=np.int8),
     }
@@ -172,6 +163,8 @@ class FER2013DataModule(FERDataModule):
         *args,
         split: SplitProtocol = "official",
         source: Literal["auto", "csv", "folder"] = "auto",
+        remove_blank: bool = False,
+        remove_test_duplicates: bool = False,
         **kwargs,
     ) -> None:
         """
@@ -180,12 +173,25 @@ class FER2013DataModule(FERDataModule):
                 from train, test PublicTest + PrivateTest = 7,178) or ``holdout`` (val carved
                 from train, test PrivateTest).
             source: ``csv``, ``folder``, or ``auto`` (the csv if present, else the folders).
+            remove_blank: drop blank and near-constant images (pixel std below
+                ``fer_lightning.data.audit.BLANK_STD``) from every split, as bodapati2024.
+            remove_test_duplicates: drop test images whose decoded pixels equal those of a
+                Training image. What either option drops is logged and written to
+                ``<run dir>/data_cleaning.json``.
             *args, **kwargs: see :class:`FERDataModule`.
         """
         super().__init__(*args, **kwargs)
         self.split = split
         self.source = source
+        self.remove_blank = remove_blank
+        self.remove_test_duplicates = remove_test_duplicates
         self.skipped: list[Path] = []
+        #: A name per decoded image (relative file path, or csv row), in array order.
+        self.sources: list[str] = []
+        #: Whether the images came from files (the folder form) rather than csv rows.
+        self.source_files = False
+        #: What the cleaning options dropped: ``{"<reason>/<split>": [names]}``.
+        self.dropped: dict[str, list[str]] = {}
 
     def _find_csv(self, root: Path) -> Path | None:
         return next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
@@ -202,7 +208,10 @@ class FER2013DataModule(FERDataModule):
             raise DataError(f"{root} has no {' or '.join(CSV_NAMES)} (data.source is 'csv')")
         if csv_path is not None:
             key = source_key([csv_path], root)
-            return cached_arrays("fer2013-csv", key, lambda: read_csv(csv_path))
+            arrays = cached_arrays("fer2013-csv", key, lambda: read_csv(csv_path))
+            self.sources = [f"{csv_path.name} row {i + 1}" for i in range(len(arrays["labels"]))]
+            self.source_files = False
+            return arrays
         items, self.skipped = list_folder_images(root)
         if self.skipped:
             log.warning(
@@ -214,6 +223,8 @@ class FER2013DataModule(FERDataModule):
         if not items:
             raise DataError(f"{root}: no images found under train/<class>/ or test/<class>/")
         key = source_key([p for p, _, _ in items], root)
+        self.sources = [p.relative_to(root).as_posix() for p, _, _ in items]
+        self.source_files = True
         return cached_arrays("fer2013-folder", key, lambda: read_folders(root, items))
 
     def load_splits(self, root: Path) -> dict[str, Split]:
@@ -254,4 +265,47 @@ class FER2013DataModule(FERDataModule):
                 test = np.sort(test)
             else:
                 test = need("PrivateTest")
-        return {"train": data.subset(train), "val": data.subset(val), "test": data.subset(test)}
+        index = {"train": train, "val": val, "test": test}
+        if self.remove_blank or self.remove_test_duplicates:
+            index = self._clean(data, index, by_usage["Training"])
+        return {name: data.subset(idx) for name, idx in index.items()}
+
+    def _clean(
+        self, data: Split, index: dict[str, np.ndarray], training: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Drop blank images and / or test duplicates of Training images (bodapati2024)."""
+        from fer_lightning.data.audit import BLANK_STD, is_blank, pixel_hashes
+
+        self.dropped = {}
+        if self.remove_blank:
+            blank = is_blank(data.images, BLANK_STD)
+            for name, idx in index.items():
+                self.dropped[f"blank/{name}"] = [self.sources[i] for i in idx[blank[idx]]]
+                index[name] = idx[~blank[idx]]
+        if self.remove_test_duplicates:
+            seen = set(pixel_hashes(data.images[training]).tolist())
+            test = index["test"]
+            dup = np.array([h in seen for h in pixel_hashes(data.images[test]).tolist()], bool)
+            self.dropped["duplicate_of_training/test"] = [self.sources[i] for i in test[dup]]
+            index["test"] = test[~dup]
+        for reason, names in self.dropped.items():
+            log.info(
+                "FER2013 cleaning dropped %d %s images%s",
+                len(names),
+                reason,
+                f" (e.g. {', '.join(names[:3])})" if names else "",
+            )
+        self._write_dropped()
+        return index
+
+    def _write_dropped(self) -> None:
+        """Write what the cleaning dropped into the run directory, when there is one."""
+        trainer = getattr(self, "trainer", None)
+        run_dir = getattr(trainer, "default_root_dir", None) if trainer is not None else None
+        if not run_dir or not getattr(trainer, "is_global_zero", True):
+            return
+        path = Path(run_dir) / "data_cleaning.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        counts = {reason: len(names) for reason, names in self.dropped.items()}
+        path.write_text(json.dumps({"counts": counts, "dropped": self.dropped}, indent=1))
+        log.info("FER2013 cleaning: the dropped images are listed in %s", path)

@@ -6,9 +6,10 @@ import numpy as np
 
 
 def stratified_split(
-    labels: np.ndarray, fraction: float, seed: int
+    labels: np.ndarray, fraction: float, seed: int, min_per_class: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices into (kept, held_out) with ``fraction`` of every class held out.
+    """Split indices into (kept, held_out) with ``fraction`` of every class held out, and at
+    least ``min_per_class`` of every class that has more than that many items.
 
     The same labels, fraction and seed always give the same split, whatever the global seed.
     """
@@ -19,7 +20,10 @@ def stratified_split(
     for cls in np.unique(labels):
         idx = np.flatnonzero(labels == cls)
         rng.shuffle(idx)
-        held.append(idx[: int(round(fraction * len(idx)))])
+        n = int(round(fraction * len(idx)))
+        if len(idx) > min_per_class:
+            n = max(n, min_per_class)
+        held.append(idx[:n])
     held_out = np.sort(np.concatenate(held)) if held else np.array([], dtype=np.int64)
     mask = np.ones(len(labels), dtype=bool)
     mask[held_out] = False

@@ -20,7 +20,8 @@ PRESETS: dict[str, list[TransformSpec]] = {
     "none": [],
     # Close to qutub2023 (RandomResizedCrop scale 0.8-1.2, ColorJitter 0.5 p=0.5, RandomAffine
     # translate 0.2 p=0.5, flip, rotation +-45). The zoom in/out is an affine scale because a
-    # crop cannot exceed the image; ten-crop training samples come with the full presets.
+    # crop cannot exceed the image; then TenCrop (TEN_CROP_TRAIN) and RandomErasing p=0.5
+    # (POST_NORMALIZE; on the image before it is cropped).
     "qutub2023": [
         {"name": "Affine", "scale": (0.8, 1.2), "p": 1.0},
         {
@@ -35,11 +36,59 @@ PRESETS: dict[str, list[TransformSpec]] = {
         {"name": "HorizontalFlip", "p": 0.5},
         {"name": "Rotate", "limit": 45, "p": 1.0},
     ],
+    # almsari2024 / jahangir2024: Keras ImageDataGenerator(rotation_range=15,
+    # width_shift_range=0.15, height_shift_range=0.15, shear_range=0.15, zoom_range=0.15,
+    # horizontal_flip=True) with its semantics: shear in degrees, zoom drawn per axis in
+    # [0.85, 1.15], fill_mode 'nearest' (replicated border).
+    "keras_idg": [
+        {
+            "name": "Affine",
+            "rotate": (-15, 15),
+            "translate_percent": {"x": (-0.15, 0.15), "y": (-0.15, 0.15)},
+            "shear": {"x": (-0.15, 0.15), "y": (0.0, 0.0)},
+            "scale": {"x": (0.85, 1.15), "y": (0.85, 1.15)},
+            "border_mode": 1,  # cv2.BORDER_REPLICATE
+            "p": 1.0,
+        },
+        {"name": "HorizontalFlip", "p": 0.5},
+    ],
+    # trinh2023: "flipping, resizing, cropping, and adjusting the brightness" (no ranges given:
+    # zoom 0.9-1.1 as resize/crop, brightness x0.8-1.2); its [0, 1] rescale is mean 0, std 1.
+    "trinh2023": [
+        {"name": "HorizontalFlip", "p": 0.5},
+        {"name": "Affine", "scale": (0.9, 1.1), "border_mode": 1, "p": 1.0},
+        {
+            "name": "ColorJitter",
+            "brightness": 0.2,
+            "contrast": 0.0,
+            "saturation": 0.0,
+            "hue": 0.0,
+            "p": 1.0,
+        },
+    ],
 }
+# qutub2023 with one augmented image per sample instead of its ten crops (10x less work per
+# epoch; the README's measured baseline used this).
+PRESETS["qutub2023_single"] = PRESETS["qutub2023"]
+
+#: Presets whose training samples are the ten crops of each augmented image, each crop one
+#: sample (qutub2023: TenCrop 40x40 of 48x48), as the fraction of the side a crop keeps. Crops
+#: are resized back to the input size (see fer_lightning.data.tta), so the model's input size
+#: does not change.
+TEN_CROP_TRAIN: dict[str, float] = {"qutub2023": 5 / 6}
+
+
+def train_ten_crop(augment: str | list[TransformSpec], image_size: int) -> int | None:
+    """Side of the training ten-crops of preset ``augment`` at ``image_size``, or None."""
+    if isinstance(augment, str) and augment in TEN_CROP_TRAIN:
+        return max(1, round(image_size * TEN_CROP_TRAIN[augment]))
+    return None
+
 
 #: Applied after normalisation (so an erased patch is the dataset mean), train only.
 POST_NORMALIZE: dict[str, list[TransformSpec]] = {
     "qutub2023": [{"name": "Erasing", "p": 0.5}],
+    "qutub2023_single": [{"name": "Erasing", "p": 0.5}],
 }
 
 

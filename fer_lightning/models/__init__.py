@@ -1,11 +1,20 @@
-"""Models: backbone and head registries and the FERClassifier LightningModule."""
+"""Models: backbone and head registries, training regimes and the FERClassifier LightningModule."""
 
-from fer_lightning.models.backbones import create_backbone, list_backbones, register_backbone
+from fer_lightning.models.backbones import (
+    Backbone,
+    create_backbone,
+    list_backbones,
+    register_backbone,
+)
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.heads import create_head, list_heads, register_head
+from fer_lightning.models.regimes import Finetune, Transfer
 
 __all__ = [
+    "Backbone",
     "FERClassifier",
+    "Finetune",
+    "Transfer",
     "create_backbone",
     "create_head",
     "list_backbones",

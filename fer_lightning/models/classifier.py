@@ -8,6 +8,7 @@ datamodule, never repeated in YAML.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ class FERClassifier(L.LightningModule):
         image_size: int = 48,
         class_weights: bool = False,
         label_smoothing: float = 0.0,
+        aux_loss_weight: float = 0.3,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         """
         Args:
@@ -73,6 +77,12 @@ class FERClassifier(L.LightningModule):
             num_classes, class_names, in_chans, image_size: linked from the datamodule.
             class_weights: weight the loss by the datamodule's inverse class frequencies.
             label_smoothing: cross-entropy label smoothing.
+            aux_loss_weight: weight of each auxiliary classifier's loss (GoogLeNet, InceptionV3;
+                training only; 0.3 as GoogLeNet's paper and trinh2023).
+            channels_last: NHWC memory format for the model and its inputs (faster
+                convolutions with mixed precision on recent GPUs).
+            compile: ``torch.compile`` the backbone and head (in place, so checkpoints keep
+                their parameter names); the first steps are slow while it compiles.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -84,10 +94,16 @@ class FERClassifier(L.LightningModule):
             in_chans=in_chans,
             image_size=image_size,
             pretrained=pretrained,
+            num_classes=num_classes,
             **(backbone_kwargs or {}),
         )
         self.backbone = built.module
-        self.head = create_head(head, built.num_features, num_classes, **(head_kwargs or {}))
+        self.head = create_head(head, built.out_shape, num_classes, **(head_kwargs or {}))
+        if channels_last:
+            self.backbone.to(memory_format=torch.channels_last)
+        if compile:
+            self.backbone.compile()
+            self.head.compile()
         # Filled from the datamodule at fit time and saved with the checkpoint.
         self.register_buffer("loss_weight", torch.ones(num_classes))
         # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
@@ -98,7 +114,23 @@ class FERClassifier(L.LightningModule):
 
     # --------------------------------------------------------------------------- model
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        """Logits of ``(B, C, H, W)`` images. Ten-crop test-time augmentation passes
+        ``(B, crops, C, H, W)``: the result is then the log of the mean of the crops' softmaxes,
+        so softmax, argmax and cross-entropy see the averaged probabilities."""
+        if x.ndim == 5:
+            b, n = x.shape[:2]
+            log_probs = self._logits(x.flatten(0, 1))[0].log_softmax(-1)
+            return log_probs.view(b, n, -1).logsumexp(dim=1) - math.log(n)
+        return self._logits(x)[0]
+
+    def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """(logits, auxiliary logits); backbones with auxiliary classifiers (GoogLeNet,
+        InceptionV3) return them in training mode only."""
+        if self.hparams.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = self.backbone(x)
+        features, aux = out if isinstance(out, tuple) else (out, ())
+        return self.head(features), aux
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
@@ -111,13 +143,22 @@ class FERClassifier(L.LightningModule):
             self.loss_weight.copy_(dm.class_weights())
 
     # ------------------------------------------------------------------------ training
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+    def _step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], stage: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits) of one batch; logs the loss and updates the stage's metrics."""
         x, y = batch
-        logits = self(x)
+        if stage == "train" and x.ndim == 5:  # ten-crop training samples: each crop is one
+            y = y.repeat_interleave(x.shape[1])
+            x = x.flatten(0, 1)
+        logits, aux = self._logits(x) if x.ndim == 4 else (self(x), ())
         weight = self.loss_weight if self.hparams.class_weights else None
-        loss = F.cross_entropy(
-            logits, y, weight=weight, label_smoothing=self.hparams.label_smoothing
-        )
+        smoothing = self.hparams.label_smoothing
+        loss = F.cross_entropy(logits, y, weight=weight, label_smoothing=smoothing)
+        for aux_logits in aux:
+            loss = loss + self.hparams.aux_loss_weight * F.cross_entropy(
+                aux_logits, y, weight=weight, label_smoothing=smoothing
+            )
         self.metrics[f"{stage}_"].update(logits.detach(), y)
         self.log(
             f"{stage}/loss",
@@ -125,19 +166,21 @@ class FERClassifier(L.LightningModule):
             on_step=stage == "train",
             on_epoch=True,
             prog_bar=stage != "test",
-            sync_dist=stage != "train",
+            sync_dist=True,  # the mean over all DDP processes (a no-op on one)
             batch_size=len(y),
         )
-        return loss
+        return loss, logits
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, "train")[0]
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
+    def test_step(self, batch: Any, batch_idx: int) -> dict[str, torch.Tensor]:
+        """Also returns the probabilities and targets, for the evaluation report callback."""
+        loss, logits = self._step(batch, "test")
+        return {"loss": loss, "probs": logits.detach().float().softmax(-1), "targets": batch[1]}
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -157,13 +200,14 @@ class FERClassifier(L.LightningModule):
                 for metric in ("precision", "recall", "f1"):
                     logged[f"{stage}/{metric}/{name}"] = values[metric][i]
             self.confusion[stage] = values["confusion"].cpu()
-            self._write_confusion(stage)
+            if self._trainer is not None and not self.trainer.sanity_checking:
+                # trainer.log_dir is a broadcast under DDP: every process asks, rank 0 writes.
+                self._write_confusion(stage, self.trainer.log_dir)
         self.log_dict(logged)
 
     @rank_zero_only
-    def _write_confusion(self, stage: str) -> None:
-        log_dir = self.trainer.log_dir if self._trainer is not None else None
-        if not log_dir or self.trainer.sanity_checking:
+    def _write_confusion(self, stage: str, log_dir: str | None) -> None:
+        if not log_dir:
             return
         path = Path(log_dir) / f"confusion_matrix_{stage}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)

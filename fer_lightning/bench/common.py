@@ -1,0 +1,100 @@
+"""What the benchmarks share: experiment settings, timing, the machine's description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fer_lightning.data.labels import FER7
+from fer_lightning.experiments import resolve
+from fer_lightning.models.classifier import FERClassifier
+
+
+def experiment_config(name: str) -> dict[str, Any]:
+    """The experiment's YAML as a dict."""
+    return yaml.safe_load(resolve(name).read_text())
+
+
+def data_args(name: str) -> dict[str, Any]:
+    """``data.init_args`` of experiment ``name``."""
+    data = experiment_config(name).get("data") or {}
+    return dict(data.get("init_args") or {})
+
+
+def build_model(name: str, pretrained: bool = False) -> FERClassifier:
+    """The experiment's model with the links LightningCLI would make from the datamodule.
+    ImageNet weights do not change the speed, so they are not loaded by default."""
+    model = dict(experiment_config(name).get("model") or {})
+    model["pretrained"] = pretrained
+    data = data_args(name)
+    return FERClassifier(
+        **model,
+        num_classes=len(FER7),
+        class_names=list(FER7),
+        in_chans=int(data.get("channels", 1)),
+        image_size=int(data.get("image_size", 48)),
+    )
+
+
+def learning_rate(name: str) -> float:
+    optimizer = experiment_config(name).get("optimizer") or {}
+    return float((optimizer.get("init_args") or {}).get("lr", 1e-3))
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def machine() -> dict[str, Any]:
+    """CPU, cores, library versions and the git commit: what a figure depends on."""
+    import albumentations
+    import lightning
+    import torch
+    import torchvision
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+        )
+    except OSError:
+        commit, dirty = "", False
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "lightning": lightning.__version__,
+        "albumentations": albumentations.__version__,
+        "git_commit": commit + ("+dirty" if dirty else ""),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+    }

@@ -1,0 +1,96 @@
+"""``BENCHMARKS.md`` from the results dict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    h = r["harness"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{r['command']}` ({r['wall_clock_s']} s) on {m['date_utc']} UTC, "
+        f"commit {m['git_commit'] or '?'}. Figures: `benchmarks/results.json`.",
+        "",
+        f"- machine: {m['cpu']}, {m['cores']} cores (torch uses {m['torch_threads']} threads)"
+        + (f", GPU {m['gpu']}" if m["gpu"] else ", no GPU"),
+        f"- {m['platform']}, Python {m['python']}, torch {m['torch']}, torchvision "
+        f"{m['torchvision']}, lightning {m['lightning']}, albumentations {m['albumentations']}",
+        f"- load average (1, 5, 15 min) at start {r['load_average_at_start']}, at end "
+        f"{r['load_average_at_end']}",
+        f"- {r['note']}",
+        "",
+        "## 1. Harness overhead",
+        "",
+        f"`{h['experiment']}` model, batch {h['batch_size']}, {h['steps']} training steps on "
+        "random in-memory tensors, fp32; images/s over the steps after the first "
+        f"{h['warmup_steps']}. Bare loop: forward, cross-entropy, backward, Adam step. "
+        "Lightning: `Trainer.fit` with the model's metrics and logging and the package's "
+        "training callbacks (FiniteLoss, EpochSeed, TrainingSpeed); no progress bar, logger or "
+        "checkpoint (per-epoch costs). The two run in lockstep: after each Lightning step a "
+        "callback runs one bare step of a twin model, and each loop is timed only while it "
+        "runs, so a shared CPU's changing load falls on both alike.",
+        "",
+        "| round | bare loop img/s | Lightning img/s | ratio |",
+        "|---:|---:|---:|---:|",
+    ]
+    for i, (row, ratio) in enumerate(zip(h["rounds"], h["round_ratios"], strict=True), 1):
+        lines.append(f"| {i} | {row['bare']:.1f} | {row['lightning']:.1f} | {ratio:.3f} |")
+    lines += [
+        "",
+        f"**Ratio (median of rounds): {h['ratio']:.3f}** — goal ≥ {h['goal']}: "
+        f"{_met(h['ratio'] >= h['goal'])}.",
+        "",
+        "## 2. Input pipeline vs model",
+        "",
+        "Augmented images/s the training DataLoader delivers (the experiment's preset and "
+        "batch size; after the workers started) against images/s the experiment's model trains "
+        "on (bare loop, in-memory batches, same batch size). Each measured alone, alternately; "
+        "medians over rounds. Ten-crop presets (`qutub2023`) deliver ten images per sample. "
+        "Worst pairing: the slowest loader round against the fastest model round.",
+        "",
+        "| experiment | data | augment | 1 worker | default workers | model consumes | "
+        "ratio 1 worker | ratio default | worst pairing | goal ≥ 3 |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in r["pipeline"]:
+        worst = min(row["default_workers"] for row in p["rounds"]) / max(
+            row["model"] for row in p["rounds"]
+        )
+        lines.append(
+            f"| {p['experiment']} | {p['data']} | {p['augment']} | "
+            f"{p['one_worker_images_per_s']:.0f} | {p['default_workers_images_per_s']:.0f} "
+            f"({p['default_workers']}) | {p['model_images_per_s']:.0f} | "
+            f"{p['ratio_one_worker']:.2f} | {p['ratio_default_workers']:.2f} | {worst:.2f} | "
+            f"{_met(min(worst, p['ratio_default_workers']) >= p['goal'])} |"
+        )
+    d = r.get("data_prep")
+    lines += ["", "## 3. Data preparation to the first batch", ""]
+    if d is None:
+        lines.append("Not measured (the real FER2013 was not found, or --skip-data-prep).")
+    else:
+        lines += [
+            f"`{d['experiment']}` on {d['data']}: setup (list the files, decode or load the "
+            "cache, split) and the first training batch (default workers, augmentation).",
+            "",
+            "| start | setup s | first batch s | total s |",
+            "|---|---:|---:|---:|",
+            f"| cold | {d['cold']['setup_s']:.2f} | {d['cold']['first_batch_s']:.2f} | "
+            f"{d['cold']['total_s']:.2f} |",
+        ]
+        for i, w in enumerate(d["warm"], 1):
+            lines.append(
+                f"| warm {i} | {w['setup_s']:.2f} | {w['first_batch_s']:.2f} | {w['total_s']:.2f} |"
+            )
+        lines += [
+            "",
+            f"**Warm (median): {d['warm_median_s']:.2f} s** — goal ≤ {d['goal_warm_s']} s: "
+            f"{_met(d['warm_median_s'] <= d['goal_warm_s'])}. {d['note']}",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,163 @@
+"""``fer-lightning cv``: k-fold cross-validation of an experiment whose data has folds (CK+).
+
+Runs ``fit`` (then the usual test of the best checkpoint) once per fold, each a normal run
+directory ``runs/<experiment>/<stamp>-cv/fold<i>``, and reports the mean and the sample
+standard deviation of the test accuracy over the folds (printed, and in ``cv.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fer_lightning import experiments
+from fer_lightning.errors import FERUserError
+from fer_lightning.paths import runs_root
+
+
+def _override(extra: list[str], key: str) -> str | None:
+    """The last value given to ``--key`` / ``--key=value`` in pass-through arguments."""
+    value = None
+    for i, arg in enumerate(extra):
+        if arg == f"--{key}" and i + 1 < len(extra):
+            value = extra[i + 1]
+        elif arg.startswith(f"--{key}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _without(extra: list[str], key: str) -> list[str]:
+    """``extra`` without ``--key value`` / ``--key=value``."""
+    out: list[str] = []
+    skip = False
+    for arg in extra:
+        if skip:
+            skip = False
+        elif arg == f"--{key}":
+            skip = True
+        elif not arg.startswith(f"--{key}="):
+            out.append(arg)
+    return out
+
+
+def _data_class(config: dict[str, Any], extra: list[str], path: Path) -> type:
+    data = config.get("data") or {}
+    class_path = _override(extra, "data") or _override(extra, "data.class_path")
+    class_path = class_path or (data.get("class_path") if isinstance(data, dict) else None)
+    if not class_path:
+        raise FERUserError(f"{path}: 'data.class_path' is not set, so there are no folds to run")
+    module, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise FERUserError(f"{path}: data class '{class_path}' cannot be imported") from None
+
+
+def fold_count(path: Path, extra: list[str], folds: int | None) -> int:
+    """The number of folds: ``--folds``, else a ``--data.num_folds`` override, else the
+    experiment's ``data.init_args.num_folds``, else the data class's default."""
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise FERUserError(f"{path}: cannot read the experiment ({err})") from None
+    cls = _data_class(config, extra, path)
+    params = inspect.signature(cls.__init__).parameters
+    if "fold" not in params or "num_folds" not in params:
+        raise FERUserError(
+            f"{path}: its data ({cls.__name__}) has no folds (no 'fold' / 'num_folds' argument)"
+        )
+    if folds is not None:
+        return folds
+    given = _override(extra, "data.num_folds") or _override(extra, "data.init_args.num_folds")
+    if given is None:
+        given = ((config.get("data") or {}).get("init_args") or {}).get("num_folds")
+    value = int(given) if given is not None else params["num_folds"].default
+    if not isinstance(value, int) or value < 2:
+        raise FERUserError(f"{path}: num_folds must be an integer of at least 2, got {value}")
+    return value
+
+
+def run_folds(
+    path: Path, experiment: str, folds: int, extra: list[str], cv_dir: Path
+) -> list[dict[str, Any]]:
+    from fer_lightning.cli import run_cli
+
+    results = []
+    for fold in range(folds):
+        run_dir = cv_dir / f"fold{fold}"
+        args = [
+            "fit",
+            "--config",
+            str(path),
+            "--experiment",
+            experiment,
+            *extra,
+            f"--data.num_folds={folds}",
+            f"--data.fold={fold}",
+            f"--run_dir={run_dir}",
+            "--test_after_fit=true",
+        ]
+        cli = run_cli(args)
+        metrics = cli.trainer.callback_metrics
+        if "test/acc" not in metrics:
+            raise FERUserError(f"fold {fold} ({run_dir}) ended without a test accuracy")
+        results.append(
+            {
+                "fold": fold,
+                "run_dir": str(run_dir),
+                "test_acc": float(metrics["test/acc"]),
+                "test_f1_macro": float(metrics.get("test/f1_macro", float("nan"))),
+            }
+        )
+        print(f"fold {fold}: test accuracy {results[-1]['test_acc']:.4f} ({run_dir})")
+    return results
+
+
+def summarize(experiment: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    accs = [r["test_acc"] for r in results]
+    return {
+        "experiment": experiment,
+        "folds": results,
+        "test_acc_mean": statistics.fmean(accs),
+        "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "std": "sample standard deviation over folds (n-1)",
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-lightning cv",
+        description="Train and test every fold of an experiment whose data has folds "
+        "(CKPlusDataModule); print and write mean ± std test accuracy. Other arguments "
+        "(e.g. --trainer.max_epochs=5) go to each fold's 'fit'.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--exp", help="experiment name (see 'fer-lightning experiments')")
+    which.add_argument("--config", type=Path, help="path to an experiment YAML")
+    parser.add_argument("--folds", type=int, default=None, help="default: the data's num_folds")
+    args, extra = parser.parse_known_args(argv)
+    path = experiments.resolve(args.exp) if args.exp else args.config
+    if not path.is_file():
+        raise FERUserError(f"--config {path}: no such file")
+    if args.folds is not None and args.folds < 2:
+        raise FERUserError(f"--folds must be at least 2, got {args.folds}")
+    experiment = _override(extra, "experiment") or path.stem
+    extra = _without(extra, "experiment")
+    folds = fold_count(path, extra, args.folds)
+    cv_dir = runs_root() / experiment / f"{datetime.now():%Y%m%d-%H%M%S}-cv"
+    summary = summarize(experiment, run_folds(path, experiment, folds, extra, cv_dir))
+    cv_dir.mkdir(parents=True, exist_ok=True)
+    (cv_dir / "cv.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(
+        f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
+        f"{100 * summary['test_acc_std']:.2f} % over {folds} folds ({cv_dir / 'cv.json'})"
+    )
+    return 0

@@ -1,0 +1,233 @@
+"""``fer-lightning recognize --ckpt CKPT PATH...``: facial expressions in photos and videos.
+
+One output record per face (JSON lines, or CSV with ``--format csv``): file, frame (videos),
+face index, box ``x, y, w, h`` in the original image's pixels, predicted label, its probability
+and every class probability. An image (or video frame) without a face gives one record with
+status ``no_face``. A bad input gives one line on stderr and the batch carries on; the exit code
+is 1 when any input failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import cv2
+import torch
+
+from fer_lightning.errors import FERUserError
+from fer_lightning.inference.checkpoint import load_model
+from fer_lightning.inference.detect import DetectorSettings, FaceDetector
+from fer_lightning.inference.media import (
+    DEFAULT_MAX_PIXELS,
+    expand_inputs,
+    is_video,
+    read_image,
+    read_video,
+)
+from fer_lightning.inference.recognizer import Face, Recognizer, annotate
+
+log = logging.getLogger("fer_lightning")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = DetectorSettings()
+    p = argparse.ArgumentParser(
+        prog="fer-lightning recognize",
+        description="Detect faces (OpenCV Haar cascade) in images, folders of images and "
+        "videos, and classify their expressions with a checkpoint of 'fer-lightning fit'.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image, folder or video")
+    p.add_argument("--ckpt", required=True, type=Path, help="checkpoint (.ckpt) of a fit run")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format")
+    p.add_argument("--out", type=Path, help="write the records here instead of stdout")
+    p.add_argument("--annotate", type=Path, metavar="DIR", help="write images with boxes here")
+    p.add_argument("--no-detect", action="store_true", help="each image is already a cropped face")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="grow each detected box by this fraction of its size per side before cropping "
+        "(default 0: FER2013's faces are cropped about as tightly as the Haar box)",
+    )
+    p.add_argument("--scale-factor", type=float, default=d.scale_factor)
+    p.add_argument("--min-neighbors", type=int, default=d.min_neighbors)
+    p.add_argument("--min-face", type=int, default=d.min_size, help="smallest face side in pixels")
+    p.add_argument("--frame-stride", type=int, default=1, help="classify every N-th video frame")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse larger images and video frames (decompression bombs)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    return p
+
+
+class RecordWriter:
+    """JSON lines or CSV rows, one per face or face-less image / frame."""
+
+    def __init__(self, stream: IO[str], fmt: str, class_names: list[str]) -> None:
+        self.stream = stream
+        self.fmt = fmt
+        self.class_names = class_names
+        self.csv: Any = None
+        if fmt == "csv":
+            self.csv = csv.writer(stream)
+            self.csv.writerow(
+                ["file", "frame", "face", "status", "x", "y", "w", "h", "label", "confidence"]
+                + [f"prob_{name}" for name in class_names]
+            )
+
+    def write(self, file: Path, frame: int | None, faces: list[Face]) -> None:
+        if not faces:
+            self._write(str(file), frame, None, "no_face", None, None)
+        for i, face in enumerate(faces):
+            self._write(str(file), frame, i, "ok", face, face.label(self.class_names))
+
+    def _write(
+        self,
+        file: str,
+        frame: int | None,
+        index: int | None,
+        status: str,
+        face: Face | None,
+        label: str | None,
+    ) -> None:
+        probs = [round(float(p), 6) for p in face.probs] if face is not None else None
+        confidence = max(probs) if probs else None
+        if self.csv is not None:
+            box = face.box.as_list() if face is not None else [None] * 4
+            self.csv.writerow(
+                [file, frame, index, status, *box, label, confidence]
+                + (probs or [None] * len(self.class_names))
+            )
+        else:
+            record = {
+                "file": file,
+                "frame": frame,
+                "face": index,
+                "status": status,
+                "box": face.box.as_list() if face is not None else None,
+                "label": label,
+                "confidence": confidence,
+                "probs": dict(zip(self.class_names, probs, strict=True)) if probs else None,
+            }
+            self.stream.write(json.dumps(record) + "\n")
+        self.stream.flush()
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = path.open("w", newline="")
+    except OSError as err:
+        raise FERUserError(f"cannot write the output file {path}: {err.strerror}") from None
+    with stream:
+        yield stream
+
+
+class Annotator:
+    """Writes annotated copies under one folder, never two inputs to the same name."""
+
+    def __init__(self, folder: Path, class_names: list[str]) -> None:
+        self.folder = folder
+        self.class_names = class_names
+        self.used: set[str] = set()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise FERUserError(f"cannot create the --annotate folder {folder}: {err}") from None
+
+    def name_for(self, file: Path, frame: int | None) -> Path:
+        stem = file.stem if frame is None else f"{file.stem}_frame{frame:06d}"
+        suffix = file.suffix.lower() if frame is None and file.suffix else ".jpg"
+        if suffix not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
+            suffix = ".png"
+        name, n = f"{stem}{suffix}", 1
+        while name in self.used:
+            name, n = f"{stem}-{n}{suffix}", n + 1
+        self.used.add(name)
+        return self.folder / name
+
+    def write(self, rgb: Any, faces: list[Face], file: Path, frame: int | None) -> None:
+        target = self.name_for(file, frame)
+        if not cv2.imwrite(str(target), annotate(rgb, faces, self.class_names)):
+            raise FERUserError(f"cannot write the annotated image {target}")
+
+
+def _device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise FERUserError(
+            f"--device '{name}' is not a torch device (cpu, cuda, cuda:1, ...)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise FERUserError(f"--device {name}: no CUDA GPU is available here")
+    return device
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.frame_stride < 1:
+        raise FERUserError("--frame-stride must be at least 1")
+    if args.margin < 0:
+        raise FERUserError("--margin must not be negative")
+    loaded = load_model(args.ckpt, device=_device(args.device))
+    log.info("model %s", loaded.describe())
+    detector = None
+    if not args.no_detect:
+        detector = FaceDetector(
+            DetectorSettings(
+                scale_factor=args.scale_factor,
+                min_neighbors=args.min_neighbors,
+                min_size=args.min_face,
+            )
+        )
+    recognizer = Recognizer(loaded, detector, margin=args.margin)
+    annotator = Annotator(args.annotate, loaded.class_names) if args.annotate else None
+
+    counts = {"inputs": 0, "failed": 0, "frames": 0, "faces": 0, "no_face": 0}
+    with _output(args.out) as stream:
+        writer = RecordWriter(stream, args.format, loaded.class_names)
+        for item in expand_inputs(args.paths):
+            counts["inputs"] += 1
+            try:
+                if isinstance(item, FERUserError):
+                    raise item
+                if is_video(item):
+                    frames = read_video(item, args.frame_stride, args.max_pixels)
+                else:
+                    frames = iter([(None, read_image(item, args.max_pixels))])
+                for frame, rgb in frames:
+                    faces = recognizer(rgb)
+                    writer.write(item, frame, faces)
+                    counts["frames"] += 1
+                    counts["faces"] += len(faces)
+                    counts["no_face"] += not faces
+                    if annotator is not None:
+                        annotator.write(rgb, faces, item, frame)
+            except FERUserError as err:
+                counts["failed"] += 1
+                print(f"fer-lightning: error: {err}", file=sys.stderr)
+    log.info(
+        "%d input(s), %d image(s)/frame(s), %d face(s), %d without a face, %d failed",
+        counts["inputs"],
+        counts["frames"],
+        counts["faces"],
+        counts["no_face"],
+        counts["failed"],
+    )
+    return 1 if counts["failed"] else 0

@@ -1,0 +1,96 @@
+"""``fer-lightning report RUN_DIR``: test a run's best checkpoint again and (re)write its
+report files (report.md, report.csv, the PNGs, summary.json, predictions.npz).
+
+The run's own ``config.yaml`` rebuilds the model and the data; arguments the report command
+does not know go to ``fer-lightning test`` (e.g. ``--data.tta=ten_crop``,
+``--data.data_dir=...``). The test itself runs in a scratch directory so that the run's
+config.yaml, metrics.csv and W&B run stay as they are; only the report files are copied back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import yaml
+
+from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.writer import REPORT_FILES
+
+#: Copied along with the report: the test confusion matrix must match it (e.g. after TTA).
+EXTRA_FILES = ("confusion_matrix_test.csv",)
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    """``checkpoints/best-*.ckpt`` (the newest when there are several)."""
+    found = sorted(
+        (run_dir / "checkpoints").glob("best*.ckpt"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    if not found:
+        raise FERUserError(
+            f"{run_dir / 'checkpoints'} has no best*.ckpt; name a checkpoint with --ckpt"
+        )
+    return found[-1]
+
+
+def experiment_of(run_dir: Path, config: Path) -> str:
+    """The config's ``experiment`` when set, else the run's folder name (runs/<experiment>/)."""
+    try:
+        data = yaml.safe_load(config.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise FERUserError(f"{config} is not valid YAML ({err})") from None
+    name = data.get("experiment") if isinstance(data, dict) else None
+    return str(name or run_dir.resolve().parent.name)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-lightning report",
+        allow_abbrev=False,  # --c... or --o... may be meant for 'fer-lightning test'
+        description="Test a run's best checkpoint and write report.md, report.csv, "
+        "confusion_matrix.png, roc.png, curves.png, summary.json and predictions.npz into "
+        "the run directory. Other arguments go to 'fer-lightning test' "
+        "(e.g. --data.tta=ten_crop).",
+    )
+    parser.add_argument("run_dir", type=Path, help="a run directory (runs/<experiment>/<run>)")
+    parser.add_argument("--ckpt", type=Path, help="checkpoint; default checkpoints/best*.ckpt")
+    parser.add_argument("--out", type=Path, help="where to write; default the run directory")
+    args, test_args = parser.parse_known_args(argv)
+
+    run_dir: Path = args.run_dir
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        raise FERUserError(f"{run_dir} is not a run directory: it has no config.yaml")
+    ckpt = args.ckpt or best_checkpoint(run_dir)
+    if not ckpt.is_file():
+        raise FERUserError(f"checkpoint {ckpt} does not exist")
+    out = args.out or run_dir
+
+    from fer_lightning.cli import run_cli  # Lightning and torch: only once arguments are fine
+
+    with tempfile.TemporaryDirectory(prefix="fer-report-") as scratch, warnings.catch_warnings():
+        # The checkpoint's callbacks remember the run's own checkpoint folder, not the scratch.
+        warnings.filterwarnings("ignore", message="The dirpath has changed")
+        run_cli(
+            [
+                "test",
+                f"--config={config}",
+                f"--ckpt_path={ckpt}",
+                f"--run_dir={scratch}",
+                f"--experiment={experiment_of(run_dir, config)}",
+                "--wandb_mode=disabled",
+                *test_args,
+            ]
+        )
+        missing = [name for name in REPORT_FILES if not (Path(scratch) / name).is_file()]
+        if missing:
+            raise RuntimeError(f"the test wrote no {', '.join(missing)}")
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (*REPORT_FILES, *EXTRA_FILES):
+            if (Path(scratch) / name).is_file():
+                shutil.copyfile(Path(scratch) / name, out / name)
+    print(f"wrote {', '.join(REPORT_FILES)} to {out}")
+    return 0

@@ -1,0 +1,190 @@
+"""CK+ (extended Cohn-Kanade) in the CK+48 folder form: ``<class>/S###_###_########.png``.
+
+There is no official split. CK+ holds several frames of each sequence and several sequences
+of each subject, so a random image split puts the same person (often the same sequence) in
+train and test. ``split="subject"`` (the default) is a k-fold over subjects (``S###``): every
+subject is in exactly one test fold, and validation holds out whole training subjects too.
+``split="random"`` is the stratified, seeded image-level k-fold that almsari2024's numbers come
+from (leaky; for comparison only).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from fer_lightning.data.base import FERDataModule, Split
+from fer_lightning.data.cache import cached_arrays, source_key
+from fer_lightning.data.images import IMAGE_SUFFIXES, decode_all
+from fer_lightning.data.splits import stratified_split
+from fer_lightning.errors import DataError
+
+CKPLUS7: tuple[str, ...] = (
+    "anger",
+    "contempt",
+    "disgust",
+    "fear",
+    "happy",
+    "sadness",
+    "surprise",
+)
+SIDE = 48
+#: ``S005_001_00000011.png``: subject 5, sequence 1, frame 11.
+NAME = re.compile(r"^S(\d{3})_(\d{3})_(\d{8})$")
+
+
+def subject_of(path: Path) -> int:
+    """The subject number of a CK+ file name, or -1 when the name does not parse."""
+    match = NAME.match(path.stem)
+    return int(match.group(1)) if match else -1
+
+
+def list_ckplus(root: Path) -> list[tuple[Path, int, int]]:
+    """``(path, label, subject)`` of every image under ``<class>/`` (subject -1: unparsed)."""
+    if not root.is_dir():
+        raise DataError(
+            f"CK+ not found: {root} does not exist; set FER_DATA_DIR or --data.data_dir to the "
+            "folder that holds ckplus/<class>/"
+        )
+    items: list[tuple[Path, int, int]] = []
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(
+            f"{root} holds no CK+ class folders ({', '.join(CKPLUS7)}); set FER_DATA_DIR or "
+            "--data.data_dir to the folder that holds ckplus/"
+        )
+    for folder in folders:
+        name = folder.name.lower()
+        if name not in CKPLUS7:
+            raise DataError(
+                f"{folder}: unknown class folder '{folder.name}'; expected {', '.join(CKPLUS7)}"
+            )
+        files = sorted(
+            f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not files:
+            raise DataError(f"{folder}: class folder '{folder.name}' holds no images")
+        items += [(f, CKPLUS7.index(name), subject_of(f)) for f in files]
+    return items
+
+
+def read_ckplus(root: Path) -> dict[str, np.ndarray]:
+    """All images (N, 48, 48) with labels and subject ids, decoded once and cached."""
+    items = list_ckplus(root)
+    paths = [p for p, _, _ in items]
+
+    def build() -> dict[str, np.ndarray]:
+        return {
+            "images": decode_all(paths, "L", (SIDE, SIDE), "CK+48"),
+            "labels": np.array([lbl for _, lbl, _ in items], dtype=np.int64),
+            "subjects": np.array([s for _, _, s in items], dtype=np.int64),
+        }
+
+    arrays = cached_arrays("ckplus", source_key(paths, root), build)
+    arrays["paths"] = np.array([str(p.relative_to(root)) for p in paths])
+    return arrays
+
+
+def group_folds(groups: np.ndarray, num_folds: int, seed: int) -> np.ndarray:
+    """Fold index (0..num_folds-1) of each item such that a group lies in exactly one fold.
+
+    Groups are shuffled (seeded) and dealt to the folds largest first, each to the fold with
+    the fewest items so far, so the folds come out close in size.
+    """
+    unique, sizes = np.unique(groups, return_counts=True)
+    if len(unique) < num_folds:
+        raise DataError(f"{len(unique)} subjects cannot fill {num_folds} folds")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    fold_of_group = np.empty(len(unique), dtype=np.int64)
+    load = np.zeros(num_folds, dtype=np.int64)
+    for g in order:
+        fold_of_group[g] = int(np.argmin(load))
+        load[fold_of_group[g]] += sizes[g]
+    return fold_of_group[np.searchsorted(unique, groups)]
+
+
+def stratified_folds(labels: np.ndarray, num_folds: int, seed: int) -> np.ndarray:
+    """Fold index of each item, every class dealt round-robin over the folds (seeded)."""
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(labels), dtype=np.int64)
+    offset = 0
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        folds[idx] = (np.arange(len(idx)) + offset) % num_folds
+        offset += len(idx)
+    return folds
+
+
+class CKPlusDataModule(FERDataModule):
+    """CK+48 from ``<root>/ckplus/<class>/`` (48x48 gray), 7 classes including contempt."""
+
+    class_names = CKPLUS7
+    folder = "ckplus"
+
+    def __init__(
+        self,
+        *args,
+        split: Literal["subject", "random"] = "subject",
+        fold: int = 0,
+        num_folds: int = 5,
+        **kwargs,
+    ) -> None:
+        """
+        Args:
+            split: ``subject`` (k-fold over subjects: nobody is both trained on and tested on)
+                or ``random`` (stratified image-level k-fold, as almsari2024; leaks subjects).
+            fold: which fold is the test set, ``0 .. num_folds-1``.
+            num_folds: number of folds; ``fer-lightning cv`` runs all of them.
+            *args, **kwargs: see :class:`FERDataModule`; validation takes ``val_fraction`` of
+                the training subjects (``subject``) or images (``random``), seeded by
+                ``split_seed`` like the folds.
+        """
+        super().__init__(*args, **kwargs)
+        if num_folds < 2:
+            raise DataError(f"data.num_folds must be at least 2, got {num_folds}")
+        if not 0 <= fold < num_folds:
+            raise DataError(f"data.fold must be in 0..{num_folds - 1}, got {fold}")
+        self.split = split
+        self.fold = fold
+        self.num_folds = num_folds
+
+    def load_splits(self, root: Path) -> dict[str, Split]:
+        arrays = read_ckplus(root)
+        data = Split(arrays["images"], arrays["labels"], arrays["subjects"])
+        if self.split == "subject":
+            unparsed = np.flatnonzero(data.groups < 0)
+            if len(unparsed):
+                raise DataError(
+                    f"{root / arrays['paths'][unparsed[0]]}: file name does not parse as a CK+ "
+                    "subject (S###_###_########); split 'subject' needs the subject of every "
+                    "image (use --data.split=random otherwise)"
+                )
+            folds = group_folds(data.groups, self.num_folds, self.split_seed)
+        else:
+            folds = stratified_folds(data.labels, self.num_folds, self.split_seed)
+        test = np.flatnonzero(folds == self.fold)
+        rest = np.flatnonzero(folds != self.fold)
+        is_val = self._validation(data.subset(rest))
+        return {
+            "train": data.subset(rest[~is_val]),
+            "val": data.subset(rest[is_val]),
+            "test": data.subset(test),
+        }
+
+    def _validation(self, rest: Split) -> np.ndarray:
+        """Which of the non-test items are validation: a seeded ``val_fraction`` of the
+        subjects (``subject``, at least one) or of each class's images (``random``)."""
+        if self.split == "random":
+            mask = np.zeros(len(rest), dtype=bool)
+            mask[stratified_split(rest.labels, self.val_fraction, self.split_seed)[1]] = True
+            return mask
+        assert rest.groups is not None
+        subjects = np.unique(rest.groups)
+        n_val = min(max(1, round(self.val_fraction * len(subjects))), len(subjects) - 1)
+        rng = np.random.default_rng(self.split_seed + 1)
+        return np.isin(rest.groups, rng.choice(subjects, size=n_val, replace=False))

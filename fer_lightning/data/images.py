@@ -1,0 +1,43 @@
+"""Decoding image files into uint8 arrays, with one clear error per bad file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fer_lightning.errors import DataError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def decode(path: Path, mode: str, size: tuple[int, int] | None, dataset: str = "") -> np.ndarray:
+    """``path`` as a uint8 array in PIL ``mode`` (``L`` -> HxW, ``RGB`` -> HxWx3).
+
+    ``size`` (width, height): the size every image of the dataset must have (they are stacked
+    into one array); a different size is a :class:`DataError` naming the file.
+    """
+    try:
+        with Image.open(path) as img:
+            arr = np.asarray(img.convert(mode))
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise DataError(f"{path}: unreadable image ({err})") from None
+    if size is not None and (arr.shape[1], arr.shape[0]) != size:
+        what = f"{dataset} images are" if dataset else "expected"
+        raise DataError(
+            f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, {what} {size[0]}x{size[1]}"
+        )
+    return arr
+
+
+def decode_all(
+    paths: Sequence[Path], mode: str, size: tuple[int, int] | None, dataset: str = ""
+) -> np.ndarray:
+    """Decode ``paths`` into one stacked uint8 array (threads: PIL releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        images = list(pool.map(lambda p: decode(p, mode, size, dataset), paths, chunksize=256))
+    return np.stack(images)

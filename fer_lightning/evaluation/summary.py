@@ -1,0 +1,70 @@
+"""``summary.json``: the one-line facts of a run that the papers' comparison tables need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import fer_lightning
+
+SUMMARY_JSON = "summary.json"
+
+
+def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:
+    """(commit, has uncommitted changes) of the checkout holding ``path`` (default: this
+    package's source); (None, None) when it is not a git checkout or git is missing."""
+    where = Path(path or Path(fer_lightning.__file__).parent)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return commit.stdout.strip(), dirty
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> Path:
+    Path(path).write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    return Path(path)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    from fer_lightning.errors import FERUserError
+
+    path = Path(run_dir) / SUMMARY_JSON
+    if not path.is_file():
+        raise FERUserError(
+            f"{run_dir} has no {SUMMARY_JSON}; 'fer-lightning report {run_dir}' writes it"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise FERUserError(f"{path} is not valid JSON ({err})") from None
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"

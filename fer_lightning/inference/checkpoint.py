@@ -1,0 +1,189 @@
+"""Load a ``fer-lightning fit`` checkpoint safely: the model plus its preprocessing.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: PyTorch's restricted unpickler
+builds only tensors and plain containers and refuses any other Python object, so a tampered or
+foreign file cannot run code while it is loaded. The checkpoints ``fit`` writes need nothing
+else (their hyper-parameters are plain strings, numbers, lists, tuples and dicts), so no global
+is allowlisted.
+
+The preprocessing (input size, channels, mean, std) comes from the checkpoint's
+``datamodule_hyper_parameters`` (LightningCLI saves the datamodule's init arguments there); when
+a checkpoint lacks them, from the ``config.yaml`` of the run directory it sits in
+(``<run>/checkpoints/<name>.ckpt``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from fer_lightning.errors import FERUserError
+from fer_lightning.inference.preprocess import Preprocessing
+from fer_lightning.models.classifier import FERClassifier
+
+#: The datamodule arguments inference needs.
+PREPROCESSING_KEYS = ("image_size", "channels", "mean", "std")
+
+
+@dataclass
+class LoadedModel:
+    """A classifier in eval mode, its class names and how to prepare its input."""
+
+    model: FERClassifier
+    class_names: list[str]
+    preprocessing: Preprocessing
+    path: Path
+
+    def describe(self) -> str:
+        p = self.preprocessing
+        return (
+            f"{self.path}: {self.model.hparams.backbone} ({len(self.class_names)} classes), "
+            f"input {p.image_size}x{p.image_size}, {p.channels} channel(s) from {p.color} "
+            f"images, mean {p.mean}, std {p.std} (preprocessing from {p.source})"
+        )
+
+
+def safe_load(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; anything else is one sentence."""
+    path = Path(path)
+    if not path.exists():
+        raise FERUserError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise FERUserError(f"checkpoint {path} is not a file")
+    if path.stat().st_size == 0:
+        raise FERUserError(f"checkpoint {path} is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():  # torch warns before refusing newer pickle protocols
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise FERUserError(
+                f"checkpoint {path} is not a PyTorch checkpoint (it cannot be unpickled)"
+            ) from None
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        if found:
+            raise FERUserError(
+                f"checkpoint {path} was refused: it needs the Python object "
+                f"'{found.group(1)}', which a weights-only load never builds (a file from "
+                "another program, or a tampered one)"
+            ) from None
+        reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", str(err))
+        raise FERUserError(
+            f"checkpoint {path} was refused: it is not a plain PyTorch checkpoint (corrupt, "
+            f"from another program, or tampered: {reason.group(1) if reason else 'unpickling'})"
+        ) from None
+    except Exception as err:  # whatever a foreign file makes the unpickler raise is its fault
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise FERUserError(
+            f"checkpoint {path} is truncated or not a PyTorch checkpoint ({reason})"
+        ) from None
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """The :class:`FERClassifier` of a ``fit`` checkpoint, in eval mode on ``device``."""
+    path = Path(path)
+    ckpt = safe_load(path)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        if (
+            isinstance(ckpt, dict)
+            and ckpt
+            and all(isinstance(v, torch.Tensor) for v in ckpt.values())
+        ):
+            raise FERUserError(
+                f"checkpoint {path} holds bare weights (a state_dict) without the model's "
+                "hyper-parameters; use a checkpoint written by 'fer-lightning fit'"
+            )
+        raise FERUserError(
+            f"checkpoint {path} is not a Lightning checkpoint (no 'state_dict'); use one "
+            "written by 'fer-lightning fit'"
+        )
+    hparams = ckpt.get("hyper_parameters")
+    if not isinstance(hparams, dict) or "backbone" not in hparams:
+        raise FERUserError(
+            f"checkpoint {path} was not written by fer-lightning's FERClassifier (its "
+            "hyper_parameters name no backbone)"
+        )
+    model = _build_model(path, hparams)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        detail = " ".join(str(err).split())[:300]
+        raise FERUserError(
+            f"checkpoint {path}: its weights do not fit the model its hyper-parameters "
+            f"describe ({detail})"
+        ) from None
+    model.eval().to(device)
+    preprocessing = preprocessing_of(path, ckpt)
+    if (preprocessing.image_size, preprocessing.channels) != (
+        model.hparams.image_size,
+        model.hparams.in_chans,
+    ):
+        raise FERUserError(
+            f"checkpoint {path}: the model expects {model.hparams.in_chans} x "
+            f"{model.hparams.image_size} px inputs but its data settings ({preprocessing.source}) "
+            f"say {preprocessing.channels} x {preprocessing.image_size} px"
+        )
+    return LoadedModel(model, list(model.class_names), preprocessing, path)
+
+
+def _build_model(path: Path, hparams: dict[str, Any]) -> FERClassifier:
+    kwargs = {k: v for k, v in hparams.items() if not k.startswith("_")}
+    # The weights come from the checkpoint: never fetch ImageNet weights for nothing.
+    kwargs["pretrained"] = False
+    params = inspect.signature(FERClassifier.__init__).parameters
+    unknown = sorted(k for k in kwargs if k not in params)
+    if unknown:
+        raise FERUserError(
+            f"checkpoint {path} was written by another model or version: FERClassifier has "
+            f"no hyper-parameter(s) {', '.join(unknown)}"
+        )
+    try:
+        return FERClassifier(**kwargs)
+    except FERUserError as err:
+        raise FERUserError(f"checkpoint {path}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise FERUserError(f"checkpoint {path}: cannot rebuild its model ({err})") from None
+
+
+def preprocessing_of(path: Path, ckpt: dict[str, Any]) -> Preprocessing:
+    """The eval preprocessing of a checkpoint, from the checkpoint, else its run's config.yaml."""
+    data = ckpt.get("datamodule_hyper_parameters")
+    if isinstance(data, dict) and all(k in data for k in PREPROCESSING_KEYS):
+        return Preprocessing.from_data_args(data, source="the checkpoint")
+    config = run_config_of(path)
+    if config is None:
+        raise FERUserError(
+            f"checkpoint {path} holds no data settings ({', '.join(PREPROCESSING_KEYS)}) and "
+            f"there is no config.yaml of its run next to it ({path.parent.parent / 'config.yaml'})"
+        )
+    try:
+        cfg = yaml.safe_load(config.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise FERUserError(f"{config} is not valid YAML ({err})") from None
+    data = cfg.get("data") if isinstance(cfg, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("init_args"), dict):
+        data = {"_class_path": data.get("class_path"), **data["init_args"]}
+    missing = [k for k in PREPROCESSING_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise FERUserError(
+            f"checkpoint {path} holds no data settings and {config} lacks data.{missing[0]}"
+        )
+    assert isinstance(data, dict)
+    return Preprocessing.from_data_args(data, source=str(config))
+
+
+def run_config_of(path: Path) -> Path | None:
+    """``<run>/config.yaml`` for a checkpoint at ``<run>/checkpoints/<name>.ckpt``."""
+    for candidate in (path.parent.parent / "config.yaml", path.parent / "config.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,83 @@
+"""Face detection with OpenCV's frontal-face Haar cascade (its XML ships inside opencv)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+CASCADE = "haarcascade_frontalface_default.xml"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in pixel coordinates of the original image: top-left ``x, y``, size."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    def with_margin(self, margin: float, width: int, height: int) -> Box:
+        """This box grown by ``margin`` x its size on every side, clipped to the image."""
+        dx, dy = round(self.w * margin), round(self.h * margin)
+        x0, y0 = max(0, self.x - dx), max(0, self.y - dy)
+        x1, y1 = min(width, self.x + self.w + dx), min(height, self.y + self.h + dy)
+        return Box(x0, y0, x1 - x0, y1 - y0)
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        return image[self.y : self.y + self.h, self.x : self.x + self.w]
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """``detectMultiScale`` settings. Measured on 200 random FER2013 PrivateTest faces at
+    160 px on a canvas (README, "Use a trained model"): 1.1 / 5 (OpenCV's default step, a
+    common neighbour count) found 119 with 1 false detection; 5 -> 3 neighbours 129 with 1;
+    step 1.05 135 with 5; step 1.2 98 with 0."""
+
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    #: Smallest face side, in pixels of the original image.
+    min_size: int = 40
+    #: Detection runs on a copy whose longer side is at most this (speed on large photos);
+    #: boxes are scaled back to the original image.
+    max_side: int = 1280
+
+
+class FaceDetector:
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        path = Path(cv2.data.haarcascades) / CASCADE
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():  # the opencv installation is broken: not a user error
+            raise RuntimeError(f"OpenCV could not load its Haar cascade {path}")
+
+    def detect(self, gray: np.ndarray) -> list[Box]:
+        """Faces in a uint8 grayscale image, left to right, in its own coordinates."""
+        s = self.settings
+        height, width = gray.shape[:2]
+        scale = min(1.0, s.max_side / max(height, width))
+        small = gray
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        small = cv2.equalizeHist(small)
+        min_side = max(1, round(s.min_size * scale))
+        found = self.cascade.detectMultiScale(
+            small,
+            scaleFactor=s.scale_factor,
+            minNeighbors=s.min_neighbors,
+            minSize=(min_side, min_side),
+        )
+        boxes = []
+        for x, y, w, h in np.asarray(found).reshape(-1, 4).tolist():
+            x0, y0 = round(x / scale), round(y / scale)
+            x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
+            boxes.append(Box(x0, y0, x1 - x0, y1 - y0))
+        return sorted(boxes, key=lambda b: (b.x, b.y))

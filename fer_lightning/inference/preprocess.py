@@ -1,0 +1,97 @@
+"""A face crop -> the model's input tensor, exactly as the evaluation data was prepared.
+
+The conversion is the datamodule's own eval pipeline (:func:`build_pipeline` with
+``train=False``: resize, normalise, to tensor) followed by :class:`ArrayDataset`'s channel
+handling, so a model sees at inference what it saw in validation and test.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+
+from fer_lightning.data.dataset import ArrayDataset
+from fer_lightning.data.transforms import build_pipeline
+
+Color = Literal["gray", "rgb"]
+
+
+def _training_color(class_path: object) -> Color:
+    """The colour of the images a datamodule class trains on: its ``image_mode`` attribute
+    (PIL's ``"L"`` or ``"RGB"``), gray when it declares none (FER2013, CK+).
+
+    Only classes inside this package are imported: a checkpoint never chooses code to run."""
+    if not isinstance(class_path, str) or not class_path.startswith("fer_lightning."):
+        return "gray"
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return "gray"
+    return "rgb" if str(getattr(cls, "image_mode", "L")).upper() == "RGB" else "gray"
+
+
+def _number_or_tuple(value: Any) -> float | tuple[float, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(float(v) for v in value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How the model's inputs were made in evaluation."""
+
+    image_size: int
+    channels: int
+    mean: float | tuple[float, ...]
+    std: float | tuple[float, ...]
+    #: Colour of the training images: a face is converted to it before the pipeline.
+    color: Color
+    #: Where these settings were read from (for messages).
+    source: str
+
+    @classmethod
+    def from_data_args(cls, data: Mapping[str, Any], source: str) -> Preprocessing:
+        """From a datamodule's init arguments (checkpoint hyper-parameters or config.yaml)."""
+        return cls(
+            image_size=int(data["image_size"]),
+            channels=int(data["channels"]),
+            mean=_number_or_tuple(data["mean"]),
+            std=_number_or_tuple(data["std"]),
+            color=_training_color(data.get("_class_path") or data.get("class_path")),
+            source=source,
+        )
+
+    def to_training_color(self, rgb: np.ndarray) -> np.ndarray:
+        """An RGB uint8 image in the colour the model was trained on."""
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.color == "gray" else rgb
+
+    def to_tensor(self, faces: Sequence[np.ndarray]) -> torch.Tensor:
+        """uint8 faces (any size, in :meth:`to_training_color`) -> ``(N, C, S, S)`` float."""
+        images = np.empty(len(faces), dtype=object)  # faces differ in size
+        for i, face in enumerate(faces):
+            images[i] = face
+        pipeline = build_pipeline(
+            image_size=self.image_size,
+            mean=list(self.mean) if isinstance(self.mean, tuple) else self.mean,
+            std=list(self.std) if isinstance(self.std, tuple) else self.std,
+            train=False,
+        )
+        dataset = ArrayDataset(images, np.zeros(len(faces)), pipeline, self.channels)
+        return torch.stack([dataset[i][0] for i in range(len(dataset))])
+
+    def metadata(self) -> dict[str, Any]:
+        """Plain values describing the input (for the ONNX metadata)."""
+        return {
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "mean": self.mean,
+            "std": self.std,
+            "color": self.color,
+        }

@@ -1,0 +1,129 @@
+"""Small generated datasets in the real on-disk layouts of RAF-DB and CK+ (CK+48).
+
+No real RAF-DB or CK+ is available here, so the loaders are tested on these. Images carry a
+class-dependent stripe plus noise, so a model can learn something and no two images are equal.
+FER2013's generators stay in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+#: RAF-DB's own label numbers (1..7) and their class names.
+RAFDB_LABELS: dict[int, str] = {
+    1: "surprise",
+    2: "fear",
+    3: "disgust",
+    4: "happy",
+    5: "sad",
+    6: "angry",
+    7: "neutral",
+}
+#: CK+48's class folders.
+CKPLUS_CLASSES: tuple[str, ...] = (
+    "anger",
+    "contempt",
+    "disgust",
+    "fear",
+    "happy",
+    "sadness",
+    "surprise",
+)
+
+
+def pattern_image(side: int, label: int, rng: np.random.Generator, rgb: bool) -> np.ndarray:
+    """A ``side``x``side`` uint8 image (RGB when ``rgb``) whose bright stripe encodes ``label``."""
+    width = max(side // 8, 1)
+    base = np.zeros((side, side), dtype=np.float64)
+    base[:, label * width : (label + 1) * width] = 180
+    shape = (side, side, 3) if rgb else (side, side)
+    noise = rng.normal(60, 20, size=shape)
+    img = (base[..., None] if rgb else base) + noise
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_rafdb(
+    root: Path, per_class_train: int = 4, per_class_test: int = 2, seed: int = 0
+) -> Path:
+    """Write a small RAF-DB basic in its official layout and return ``root/rafdb/basic``.
+
+    ``EmoLabel/list_patition_label.txt`` holds lines such as ``train_00001.jpg 5`` with
+    RAF-DB's own labels 1..7 (1 surprise ... 7 neutral, see :data:`RAFDB_LABELS`); each image is
+    ``Image/aligned/<name>_aligned.jpg``, 100x100 RGB JPEG. ``per_class_train`` /
+    ``per_class_test`` images of each of the 7 classes; the stripe encodes the RAF-DB label
+    minus one. Lines are written in file-name order, as in the real file.
+    """
+    folder = root / "rafdb" / "basic"
+    aligned = folder / "Image" / "aligned"
+    aligned.mkdir(parents=True, exist_ok=True)
+    (folder / "EmoLabel").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lines: list[str] = []
+    for split, per_class, digits in (("train", per_class_train, 5), ("test", per_class_test, 4)):
+        number = 0
+        for _ in range(per_class):
+            for raf_label in RAFDB_LABELS:
+                number += 1
+                name = f"{split}_{number:0{digits}d}"
+                img = pattern_image(100, raf_label - 1, rng, rgb=True)
+                Image.fromarray(img, mode="RGB").save(aligned / f"{name}_aligned.jpg", quality=95)
+                lines.append(f"{name}.jpg {raf_label}")
+    (folder / "EmoLabel" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def write_ckplus(root: Path, subjects: int = 6, frames: int = 3, seed: int = 0) -> Path:
+    """Write a small CK+48 and return ``root/ckplus``.
+
+    Every subject ``S###`` (S010, S011, ...) has one sequence per class (sequence number =
+    class index + 1) with ``frames`` consecutive frames, saved as
+    ``<class>/S###_###_########.png`` (48x48 grayscale PNG), as in the real CK+48 folders.
+    So there are ``subjects * 7 * frames`` images; the stripe encodes the class index.
+    """
+    folder = root / "ckplus"
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(CKPLUS_CLASSES):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for s in range(subjects):
+            for f in range(frames):
+                img = pattern_image(48, label, rng, rgb=False)
+                file = folder / name / f"S{10 + s:03d}_{label + 1:03d}_{f + 1:08d}.png"
+                Image.fromarray(img, mode="L").save(file)
+    return folder
+
+
+def plant_fer2013_findings(folder: Path) -> Path:
+    """Plant audit findings into a generated FER2013 folder (``root/fer2013``), which has
+    none of its own, and return it. PNG, so the planted pixels are exact:
+
+    - constant: two black Training images (``train/angry/Training_9001.png``, ``_9002``, a
+      duplicate pair) and a PublicTest one of value 200 (``test/happy/PublicTest_9003.png``);
+    - near-constant: ``train/sad/Training_9004.png`` (128 with a 2x2 patch of 140, std ~0.5);
+    - duplicates: a Training fear image copied within train (``Training_9005.jpg``), a Training
+      happy image copied into PrivateTest as sad (``test/sad/PrivateTest_9006.jpg``: across
+      splits, conflicting labels), a PublicTest neutral image copied into PrivateTest
+      (``test/neutral/PrivateTest_9007.jpg``).
+    """
+    import shutil
+
+    def png(path: Path, pixels: np.ndarray) -> None:
+        Image.fromarray(pixels.astype(np.uint8), mode="L").save(path)
+
+    train, test = folder / "train", folder / "test"
+    zeros = np.zeros((48, 48))
+    png(train / "angry" / "Training_9001.png", zeros)
+    png(train / "angry" / "Training_9002.png", zeros)
+    png(test / "happy" / "PublicTest_9003.png", zeros + 200)
+    near = np.full((48, 48), 128)
+    near[:2, :2] = 140
+    png(train / "sad" / "Training_9004.png", near)
+    shutil.copy(sorted((train / "fear").glob("*.jpg"))[0], train / "fear" / "Training_9005.jpg")
+    shutil.copy(sorted((train / "happy").glob("*.jpg"))[0], test / "sad" / "PrivateTest_9006.jpg")
+    shutil.copy(
+        sorted((test / "neutral").glob("PublicTest_*.jpg"))[0],
+        test / "neutral" / "PrivateTest_9007.jpg",
+    )
+    return folder

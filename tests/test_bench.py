@@ -1,0 +1,46 @@
+"""``make bench`` machinery on a tiny scale: every measurement runs and the report shows it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fer_lightning.bench import harness, pipeline
+from fer_lightning.bench.__main__ import main
+from fer_lightning.bench.report import markdown
+
+
+def test_harness_times_both_loops_on_the_same_batches() -> None:
+    result = harness.measure("baseline_fer2013", rounds=2, steps=4, warmup=2, batch_size=8)
+    assert len(result["rounds"]) == 2
+    for row, ratio in zip(result["rounds"], result["round_ratios"], strict=True):
+        assert row["bare"] > 0 and row["lightning"] > 0
+        assert ratio == pytest.approx(row["lightning"] / row["bare"], abs=1e-3)
+
+
+def test_bench_writes_results_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path / "no-data"))  # synthetic images, no prep
+    out = tmp_path / "out"
+    assert main(["--quick", "--experiments", "baseline_fer2013", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["harness"]["ratio"] > 0 and results["data_prep"] is None
+    assert [p["experiment"] for p in results["pipeline"]] == ["baseline_fer2013"]
+    for p in results["pipeline"]:
+        assert p["data"].startswith("synthetic")
+        assert p["ratio_default_workers"] == pytest.approx(
+            p["default_workers_images_per_s"] / p["model_images_per_s"], rel=0.01
+        )
+    text = (out / "BENCHMARKS.md").read_text()
+    assert text == markdown(results)
+    assert "## 1. Harness overhead" in text and "Not measured" in text
+
+
+def test_ten_crop_batches_count_every_crop() -> None:
+    import torch
+
+    assert pipeline._images(torch.zeros(4, 10, 3, 8, 8)) == 40
+    assert pipeline._images(torch.zeros(4, 3, 8, 8)) == 4

@@ -1,0 +1,163 @@
+"""Cross-dataset evaluation: a FER2013 checkpoint tested on CK+, classes mapped by name."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fakedata import write_ckplus
+
+from fer_lightning import crossdataset
+from fer_lightning.cli import main, run_cli
+from fer_lightning.crossdataset import ClassMapping
+from fer_lightning.data import FER7, CKPlusDataModule, FER2013DataModule
+from fer_lightning.data.ckplus import CKPLUS7
+from fer_lightning.errors import FERUserError
+from fer_lightning.models.classifier import FERClassifier
+
+QUIET = ["--data.num_workers=0", "--trainer.enable_progress_bar=false"]
+
+
+def test_mapping_fer_model_on_ckplus_data() -> None:
+    m = ClassMapping.build(FER7, CKPLUS7)
+    assert m.shared == ["angry", "disgust", "fear", "happy", "sad", "surprise"]
+    assert m.model_index == [0, 1, 2, 3, 4, 5]
+    assert m.data_index == [0, 2, 3, 4, 5, 6]  # anger, disgust, fear, happy, sadness, surprise
+    assert (m.model_only, m.data_only) == (["neutral"], ["contempt"])
+    keep, labels = m.relabel(np.arange(7))
+    assert keep.tolist() == [0, 2, 3, 4, 5, 6]  # contempt (1) dropped
+    for old, new in zip(keep, labels, strict=True):
+        assert crossdataset.canonical(CKPLUS7[old]) == m.shared[new]
+    assert "dataset-only contempt (images removed)" in m.describe()
+
+
+def test_mapping_ckplus_model_on_fer_data_keeps_model_order() -> None:
+    m = ClassMapping.build(CKPLUS7, FER7)
+    assert m.shared == ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    assert m.model_index == [0, 2, 3, 4, 5, 6]
+    assert m.data_index == [0, 1, 2, 3, 4, 5]
+    assert (m.model_only, m.data_only) == (["contempt"], ["neutral"])
+
+
+def test_no_shared_class_is_a_user_error() -> None:
+    with pytest.raises(FERUserError, match="no class in common"):
+        ClassMapping.build(["cat", "dog"], FER7)
+
+
+def test_select_logits() -> None:
+    logits = torch.arange(14.0).reshape(2, 7)
+    out = crossdataset.SelectLogits([0, 2, 6])(logits)
+    assert out.tolist() == [[0.0, 2.0, 6.0], [7.0, 9.0, 13.0]]
+
+
+@pytest.fixture
+def fer_checkpoint(fer_folder: Path) -> Path:
+    """A baseline CNN trained for a few batches on generated FER2013."""
+    cli = run_cli(
+        [
+            "fit",
+            "--exp",
+            "baseline_fer2013",
+            f"--data.data_dir={fer_folder}",
+            "--data.batch_size=8",
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=2",
+            "--trainer.limit_val_batches=1",
+            "--test_after_fit=false",
+            *QUIET,
+        ]
+    )
+    return cli.run_dir / "checkpoints" / "last.ckpt"
+
+
+def test_fer_checkpoint_tested_on_ckplus(fer_checkpoint: Path, tmp_path: Path) -> None:
+    root = tmp_path / "other"
+    write_ckplus(root, subjects=6, frames=2)
+    run_dir = tmp_path / "cross"
+    rc = main(
+        [
+            "test",
+            "--exp",
+            "baseline_fer2013",
+            "--data=fer_lightning.data.CKPlusDataModule",
+            f"--data.data_dir={root}",
+            "--data.batch_size=8",
+            f"--ckpt_path={fer_checkpoint}",
+            f"--run_dir={run_dir}",
+            *QUIET,
+        ]
+    )
+    assert rc == 0
+    record = json.loads((run_dir / "cross_dataset.json").read_text())
+    assert (record["data_only"], record["model_only"]) == (["contempt"], ["neutral"])
+
+    # What the model should have predicted: its own 7 outputs, restricted to the shared
+    # classes, on the CK+ test fold without its contempt images.
+    dm = CKPlusDataModule(data_dir=str(root))
+    dm.setup()
+    test = dm.splits["test"]
+    mapping = ClassMapping.build(FER7, CKPLUS7)
+    keep, labels = mapping.relabel(test.labels)
+    assert record["splits"]["test"] == {"images": len(test), "kept": len(keep)}
+    assert len(keep) < len(test)  # the fold has contempt images, and they were dropped
+    model = FERClassifier.load_from_checkpoint(fer_checkpoint, map_location="cpu").eval()
+    x = torch.stack([dm.dataset("test")[int(i)][0] for i in keep])
+    with torch.no_grad():
+        preds = model(x)[:, mapping.model_index].argmax(1).numpy()
+    expected = np.zeros((6, 6), dtype=np.int64)
+    np.add.at(expected, (labels, preds), 1)
+
+    with (run_dir / "confusion_matrix_test.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][1:] == mapping.shared  # model's names, neutral left out
+    got = np.array([[int(v) for v in row[1:]] for row in rows[1:]])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_same_classes_take_the_ordinary_path(tmp_path: Path, fer_folder: Path) -> None:
+    ckpt = tmp_path / "fer.ckpt"
+    torch.save({"hyper_parameters": {"class_names": list(FER7)}}, ckpt)
+    dm = FER2013DataModule(data_dir=str(fer_folder))
+    model = FERClassifier(class_names=list(FER7))
+    assert crossdataset.prepare(model, dm, str(ckpt), None) is None
+    assert dm.splits is None  # untouched: Lightning loads the checkpoint as usual
+
+
+def _save_checkpoint(model: FERClassifier, path: Path) -> Path:
+    """A checkpoint as Lightning writes it (weights + hyper-parameters), without training."""
+    import lightning
+
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(model.hparams),
+            "pytorch-lightning_version": lightning.__version__,
+        },
+        path,
+    )
+    return path
+
+
+def test_data_input_follows_the_checkpoint_and_head_is_kept(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    write_ckplus(tmp_path / "data", subjects=5, frames=1)
+    trained = FERClassifier(class_names=list(FER7), in_chans=3, image_size=40)
+    ckpt = _save_checkpoint(trained, tmp_path / "rgb.ckpt")
+    dm = CKPlusDataModule(data_dir=str(tmp_path / "data"), channels=1, image_size=48)
+    linked = FERClassifier(class_names=list(CKPLUS7))  # what LightningCLI linked from the data
+    model = crossdataset.prepare(linked, dm, str(ckpt), tmp_path / "run")
+    assert (dm.channels, dm.image_size) == (3, 40)
+    assert model.class_names == ["angry", "disgust", "fear", "happy", "sad", "surprise"]
+    assert set(np.unique(np.concatenate([s.labels for s in dm.splits.values()]))) == set(range(6))
+    x, _ = next(iter(dm.test_dataloader()))
+    assert tuple(x.shape[1:]) == (3, 40, 40)
+    trained.eval()
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), trained(x)[:, :6])  # FER7 minus neutral (last)
+    assert (tmp_path / "run" / "cross_dataset.json").is_file()

@@ -1,0 +1,111 @@
+"""Two-process DDP on CPU (gloo): the metrics equal a single-process evaluation of the same
+weights on the same data, and only rank 0 writes the run directory."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_fer2013_folder
+
+from fer_lightning.cli import run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: 21 validation (PublicTest) and 21 test images: odd, so a padding DistributedSampler would
+#: count one image twice with 2 processes; 28 training images.
+PER_CLASS = {"Training": 4, "PublicTest": 3, "PrivateTest": 3}
+COMMON = [
+    "--exp",
+    "baseline_fer2013",
+    "--data.batch_size=4",
+    "--data.num_workers=0",
+    "--trainer.enable_progress_bar=false",
+]
+
+LAUNCHERS = {
+    # Lightning's own launcher: `fer-lightning fit --trainer.devices=2 --trainer.strategy=ddp`
+    # starts the second process itself (it runs the same command again).
+    "lightning": [sys.executable, "-m", "fer_lightning.cli"],
+    # An external launcher, as on several nodes (the README's torchrun example).
+    "torchrun": [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "fer_lightning.cli",
+    ],
+}
+
+
+def _read_confusion(path: Path) -> torch.Tensor:
+    with path.open() as fh:
+        rows = list(csv.reader(fh))[1:]
+    return torch.tensor([[int(v) for v in row[1:]] for row in rows])
+
+
+def _epoch0(run: Path, key: str) -> float:
+    with (run / "metrics.csv").open() as fh:
+        return next(float(r[key]) for r in csv.DictReader(fh) if r.get(key) and r["epoch"] == "0")
+
+
+@pytest.mark.parametrize("launcher", ["lightning", "torchrun"])
+def test_two_process_ddp_metrics_equal_single_process(
+    launcher: str, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    write_fer2013_folder(root, per_class=PER_CLASS)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cmd = [
+        *LAUNCHERS[launcher],
+        "fit",
+        *COMMON,
+        f"--data.data_dir={root}",
+        "--trainer.max_epochs=1",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+    ]
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    # Only rank 0 wrote: one run directory, one W&B run, one config.
+    runs = sorted((Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir())
+    assert len(runs) == 1, f"expected one run directory, got {runs}"
+    run = runs[0]
+    assert len(list((run / "wandb").glob("offline-run-*"))) == 1
+    assert (run / "config.yaml").exists() and (run / "checkpoints" / "last.ckpt").exists()
+    lines = (run / "metrics.csv").read_text().splitlines()
+    assert lines.count(lines[0]) == 1, "one header: one writer"
+
+    # Every test image counted once across the two processes (21, odd).
+    assert _read_confusion(run / "confusion_matrix_test.csv").sum().item() == 21
+
+    # The same weights evaluated by one process on the same data give the same numbers.
+    # (last.ckpt is written right after validation, so it holds the validated weights.)
+    single = run_cli(
+        [
+            "validate",
+            *COMMON,
+            f"--data.data_dir={root}",
+            f"--run_dir={tmp_path / 'single'}",
+            "--ckpt_path",
+            str(run / "checkpoints" / "last.ckpt"),
+        ]
+    )
+    assert single.trainer.world_size == 1
+    ddp_confusion = _read_confusion(run / "confusion_matrix_val.csv")
+    assert ddp_confusion.sum().item() == 21
+    assert torch.equal(ddp_confusion, single.model.confusion["val"])
+    assert _epoch0(run, "val/acc") == single.trainer.callback_metrics["val/acc"].item()
+    assert _epoch0(run, "val/f1_macro") == pytest.approx(
+        single.trainer.callback_metrics["val/f1_macro"].item(), abs=1e-6
+    )

@@ -1,0 +1,208 @@
+"""Every experiment in experiments/: it parses, builds with the paper's parameter count where the
+paper gives one, and runs one training and one validation step on a tiny generated dataset in
+its own layout (FER2013 folders, RAF-DB basic, CK+48) and at its own input size."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import write_fer2013_folder
+from fakedata import write_ckplus, write_rafdb
+
+from fer_lightning import experiments
+from fer_lightning.cli import run_cli
+
+EXPERIMENTS = experiments.list_experiments()
+
+#: Parameter counts the papers state (and our baseline's documented one), for the exact test.
+PARAMETERS = {
+    "baseline_fer2013": 1_672_287,  # ours; qutub2023 reports 1,672,775 (see BaselineCNN)
+    "efficientnet_b0_fer2013": 4_016_515,
+    "efficientnet_b0_rafdb": 4_016_515,
+    "resnet18_fer2013": 11_180_103,
+    "resnet18_rafdb": 11_180_103,
+    "vgg16_fer2013": 33_625_927,
+    "vgg16_rafdb": 33_625_927,
+    "vgg19_fer2013": 45_227_079,
+    "vgg19_rafdb": 45_227_079,
+}
+
+#: Where each datamodule class reads its data, and the generator writing that layout.
+LAYOUTS = {
+    "fer_lightning.data.FER2013DataModule": "fer2013",
+    "fer_lightning.data.RAFDBDataModule": "rafdb",
+    "fer_lightning.data.CKPlusDataModule": "ckplus",
+}
+
+TINY = [
+    "--model.pretrained=false",
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=1",
+    "--trainer.limit_val_batches=1",
+    "--trainer.num_sanity_val_steps=0",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.enable_progress_bar=false",
+    "--data.batch_size=2",
+    "--data.num_workers=0",
+    "--test_after_fit=false",
+]
+
+DURATIONS: dict[str, float] = {}
+
+
+def config(name: str) -> dict:
+    return yaml.safe_load(EXPERIMENTS[name].read_text())
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data root holding a tiny dataset in each layout the experiments use."""
+    root = tmp_path_factory.mktemp("data")
+    write_fer2013_folder(root)
+    write_rafdb(root, per_class_train=4, per_class_test=2)
+    write_ckplus(root, subjects=6, frames=2)
+    return root
+
+
+def test_every_experiment_of_the_protocols_exists() -> None:
+    """The experiments table of protocols.md, braces expanded."""
+    expected = {"baseline_fer2013", "googlenet_fer2013", "resnet50v2_fer2013", "vit_b16_fer2013"}
+    expected |= {"cnn_ckplus", "cnn_fer2013_clean"}
+    for arch in ("efficientnet_b0", "resnet18", "vgg16", "vgg19"):
+        expected |= {f"{arch}_fer2013", f"{arch}_rafdb"}
+    expected |= {f"{a}_ckplus" for a in ("vgg16", "inception_v3", "mobilenet_v2", "densenet121")}
+    expected |= {
+        f"{a}_fer2013_{r}"
+        for a in ("vgg16", "resnet50")
+        for r in ("scratch", "transfer", "finetune")
+    }
+    assert expected <= set(EXPERIMENTS), sorted(expected - set(EXPERIMENTS))
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_description_names_source_and_paper_result(name: str) -> None:
+    description = experiments.describe(EXPERIMENTS[name])
+    assert description.split()[0].rstrip(",") in (
+        "qutub2023",
+        "almsari2024",
+        "trinh2023",
+        "jahangir2024",
+        "bodapati2024",
+    ), description
+    assert "paper:" in description and "%" in description, description
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_experiment_trains_and_validates_one_step(
+    name: str, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    data_class = config(name)["data"]["class_path"]
+    assert data_class in LAYOUTS, f"{name}: no generated layout for {data_class}"
+    start = time.perf_counter()
+    cli = run_cli(["fit", "--exp", name, f"--data.data_dir={data_root}", *TINY])
+    DURATIONS[name] = time.perf_counter() - start
+
+    model, trainer = cli.model, cli.trainer
+    if name in PARAMETERS:
+        assert model.num_parameters() == PARAMETERS[name]
+    assert trainer.global_step == 1  # one optimizer step
+    assert trainer.fit_loop.epoch_loop.val_loop.batch_progress.total.completed == 1
+    assert math.isfinite(float(trainer.callback_metrics["train/loss"]))
+    assert math.isfinite(float(trainer.callback_metrics["val/loss"]))
+    size = cli.datamodule.image_size
+    assert model.hparams.image_size == size == config(name)["data"]["init_args"]["image_size"]
+    # The optimizer holds exactly the trainable parameters (frozen ones are dropped).
+    (optimizer,) = trainer.optimizers
+    in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert in_optimizer == {id(p) for p in model.parameters() if p.requires_grad}
+    with torch.no_grad():
+        x = torch.zeros(2, cli.datamodule.channels, size, size)
+        assert model.eval()(x).shape == (2, cli.datamodule.num_classes)
+
+
+# --------------------------------------------------------------------------------- sweeps
+SWEEP_FILE = Path(__file__).resolve().parent.parent / "experiments/sweeps/cnn_fer2013_optim.yaml"
+
+
+def test_the_optimizer_sweep_is_a_grid_of_optimizer_and_lr() -> None:
+    from fer_lightning.commands.sweep import load_sweep, run_args
+
+    sweep = load_sweep(SWEEP_FILE)
+    assert sweep.metric == "val/acc" and sweep.maximize
+    assert len(sweep.combos) == 5 * 4
+    assert {"fer_lightning.models.optim.AMSGrad", "torch.optim.Adam"} <= set(
+        sweep.parameters["optimizer"]
+    )
+    args = run_args(sweep, sweep.combos[0], ["--trainer.max_epochs=1"])
+    assert args == [
+        "fit",
+        "--exp",
+        "cnn_fer2013_clean",
+        "--optimizer=torch.optim.Adam",
+        "--optimizer.lr=0.1",
+        "--trainer.max_epochs=1",
+    ]
+
+
+def test_sweep_runs_each_combination_and_writes_the_table(fer_folder: Path, tmp_path: Path) -> None:
+    import csv
+    import os
+
+    from fer_lightning.cli import main
+
+    sweep = yaml.safe_load(SWEEP_FILE.read_text())
+    sweep["name"] = "tiny"
+    sweep["parameters"] = {
+        "optimizer": {"values": ["torch.optim.Adam", "fer_lightning.models.optim.AMSGrad"]},
+        "optimizer.lr": {"values": [0.01]},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    rc = main(["sweep", str(path), f"--data.data_dir={fer_folder}", *TINY])
+    assert rc == 0
+    (out,) = (Path(os.environ["FER_RUNS_DIR"]) / "sweeps" / "tiny").iterdir()
+    with (out / "results.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["optimizer"] for r in rows) == [
+        "fer_lightning.models.optim.AMSGrad",
+        "torch.optim.Adam",
+    ]
+    for row in rows:
+        assert 0.0 <= float(row["val/acc"]) <= 1.0 and row["optimizer.lr"] == "0.01"
+        run_config = yaml.safe_load((Path(row["run_dir"]) / "config.yaml").read_text())
+        assert run_config["optimizer"]["class_path"] == row["optimizer"]
+        assert run_config["optimizer"]["init_args"]["lr"] == 0.01
+    # Best first, as in the markdown table.
+    accs = [float(r["val/acc"]) for r in rows]
+    assert accs == sorted(accs, reverse=True)
+    assert "| optimizer | optimizer.lr | val/acc |" in (out / "results.md").read_text()
+
+
+def test_sweep_file_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from fer_lightning.cli import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("method: grid\nmetric: {name: val/acc}\nparameters: {lr: {values: []}}\n")
+    assert main(["sweep", str(path)]) == 2
+    assert f"{path}: parameters.lr needs a non-empty 'values' list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "threshold"),
+    [(f"{a}_fer2013_{r}", 0.75 if r == "transfer" else 0.67) for a in ("vgg16", "resnet50")
+     for r in ("scratch", "transfer", "finetune")],
+)  # fmt: skip
+def test_jahangir2024_stops_at_its_val_accuracy_threshold(name: str, threshold: float) -> None:
+    """EarlyStopping's stopping_threshold on val/acc; the LR halves after 2 flat epochs."""
+    cfg = config(name)
+    assert cfg["early_stopping"]["stopping_threshold"] == threshold
+    assert cfg["early_stopping"]["patience"] >= cfg["trainer"]["max_epochs"] == 100
+    assert cfg["lr_scheduler"]["init_args"] == {"monitor": "val/loss", "factor": 0.5, "patience": 2}
+    assert cfg["optimizer"]["init_args"]["lr"] == 0.0001
+    assert cfg["data"]["init_args"]["batch_size"] == 32

@@ -1,0 +1,40 @@
+"""Tiny trained checkpoints for the recognize / export / loading tests: a couple of training
+steps of a real experiment on generated data, through the ``fit`` command users run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_fer2013_folder
+
+from fer_lightning.cli import run_cli
+
+
+def fit_tiny(root: Path, experiment: str = "baseline_fer2013", *extra: str) -> Path:
+    """The best checkpoint of one short epoch of ``experiment``; its run is ``root/run``."""
+    write_fer2013_folder(root / "data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FER_CACHE_DIR", str(root / "cache"))
+        mp.setenv("WANDB_MODE", "disabled")
+        cli = run_cli(
+            [
+                "fit",
+                "--exp",
+                experiment,
+                f"--data.data_dir={root / 'data'}",
+                f"--run_dir={root / 'run'}",
+                "--trainer.max_epochs=1",
+                "--trainer.limit_train_batches=2",
+                "--trainer.limit_val_batches=1",
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+                "--data.batch_size=8",
+                "--data.num_workers=0",
+                "--test_after_fit=false",
+                *extra,
+            ]
+        )
+    best = Path(cli.trainer.checkpoint_callback.best_model_path)
+    assert best.is_file(), best
+    return best
