@@ -40,8 +40,9 @@ log = logging.getLogger("fer_lightning")
 
 DESCRIPTION = (
     "fer-lightning: facial expression recognition experiments. "
-    "'fer-lightning experiments' lists the experiments; in any subcommand, "
-    "'--exp NAME' stands for '--config experiments/NAME.yaml'."
+    f"More subcommands: {', '.join(commands.SUBCOMMANDS)} (each with its own --help). "
+    "In fit / validate / test / predict, '--exp NAME' stands for "
+    "'--config experiments/NAME.yaml'."
 )
 
 #: Set for the processes of one run (DDP launches the script again per device) so that they
@@ -275,9 +276,22 @@ def _expand_exp(args: list[str]) -> list[str]:
     return out
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted: notebooks and pytest swap
+    it, and a handler holding the stream of an earlier call would write into a closed file."""
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
 def _setup_logging() -> None:
     if not log.handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("[fer-lightning] %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
