@@ -130,7 +130,12 @@ def main(argv: list[str]) -> int:
     group.add_argument("--config", type=Path, help="experiment YAML")
     group.add_argument("--exp", help="experiment name (experiments/NAME.yaml)")
     parser.add_argument("--out", type=Path, default=Path("augment_preview.png"))
-    parser.add_argument("--data_dir", help="data root (default: the experiment's / $FER_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        "--data_dir",
+        dest="data_dir",
+        help="data root (default: the experiment's / $FER_DATA_DIR)",
+    )
     parser.add_argument("--augment", help="another preset name than the experiment's")
     parser.add_argument("--samples", type=int, default=6, help="rows (training images)")
     parser.add_argument("--augmented", type=int, default=5, help="augmented versions per row")

@@ -197,7 +197,13 @@ def main(argv: list[str]) -> int:
         "--trainer.max_epochs=5.",
     )
     parser.add_argument("sweep", type=Path, help="sweep YAML, e.g. experiments/sweeps/x.yaml")
-    parser.add_argument("--dry_run", action="store_true", help="print the runs' arguments only")
+    parser.add_argument(
+        "--dry-run",
+        "--dry_run",
+        dest="dry_run",
+        action="store_true",
+        help="print the runs' arguments only",
+    )
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     sweep = load_sweep(args.sweep)
