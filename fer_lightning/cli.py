@@ -183,7 +183,10 @@ class FERLightningCLI(LightningCLI):
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             suffix = "" if self.subcommand == "fit" else f"-{self.subcommand}"
-            run_dir = runs_root() / self.experiment / f"{stamp}{suffix}"
+            run_dir = base = runs_root() / self.experiment / f"{stamp}{suffix}"
+            n = 1
+            while run_dir.exists():  # two runs started in the same second keep their own
+                run_dir, n = base.with_name(f"{base.name}-{n}"), n + 1
         self.run_dir = run_dir
         os.environ[RUN_DIR_ENV] = str(run_dir)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -260,6 +262,25 @@ def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.M
     second = run_cli([*args, "--trainer.max_epochs=2", "--ckpt_path", "last"])
     assert second.run_dir == first.run_dir
     assert (second.run_dir / "wandb_id").read_text() == run_id
-    assert {p.name.rsplit("-", 1)[-1] for p in (first.run_dir / "wandb").glob("offline-run-*")} == {
-        run_id
-    }
+    # offline-run-<date>_<time>-<id>, with "-1" appended when both started in the same second
+    runs = (first.run_dir / "wandb").glob("offline-run-*")
+    assert {re.match(r"offline-run-\d{8}_\d{6}-([^-]+)", p.name)[1] for p in runs} == {run_id}
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(
+    fer_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fer_lightning.cli as cli
+
+    class FrozenClock:
+        @staticmethod
+        def now():  # noqa: ANN205
+            return datetime(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr(cli, "datetime", FrozenClock)
+    args = fit_args(fer_folder, "--test_after_fit=false", "--trainer.max_epochs=1")
+    first, second = run_cli(args), run_cli(args)
+    assert first.run_dir.name == "20260102-030405"
+    assert second.run_dir.name == "20260102-030405-1"
+    assert (first.run_dir / "checkpoints" / "last.ckpt").exists()
+    assert (second.run_dir / "checkpoints" / "last.ckpt").exists()
