@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from fer_lightning.errors import FERUserError
 
@@ -44,3 +48,26 @@ def resolve(name: str) -> Path:
         return Path(name)
     listing = ", ".join(known) or f"(none in {experiments_dir()})"
     raise FERUserError(f"unknown experiment '{name}'; known: {listing}")
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """An experiment YAML (or a run's ``config.yaml``) as a dict, for the subcommands that read
+    settings without LightningCLI; an unreadable or malformed file is a user error naming it."""
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise FERUserError(f"{path}: cannot read the config ({err})") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise FERUserError(f"{path}: not a YAML mapping of config keys")
+    return config
+
+
+def import_class(class_path: str, where: Path | str) -> type:
+    """The class a config's ``class_path`` names, e.g. ``fer_lightning.data.CKPlusDataModule``."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise FERUserError(f"{where}: class_path '{class_path}' cannot be imported") from None

@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fer_lightning.data.labels import FER7
-from fer_lightning.experiments import resolve
+from fer_lightning.evaluation.summary import git_commit
+from fer_lightning.experiments import load_config, resolve
 from fer_lightning.models.classifier import FERClassifier
 
 
 def experiment_config(name: str) -> dict[str, Any]:
     """The experiment's YAML as a dict."""
-    return yaml.safe_load(resolve(name).read_text())
+    return load_config(resolve(name))
 
 
 def data_args(name: str) -> dict[str, Any]:
@@ -73,17 +71,7 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain"], capture_output=True, text=True, check=False
-            ).stdout.strip()
-        )
-    except OSError:
-        commit, dirty = "", False
+    commit, dirty = git_commit()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -95,6 +83,6 @@ def machine() -> dict[str, Any]:
         "torchvision": torchvision.__version__,
         "lightning": lightning.__version__,
         "albumentations": albumentations.__version__,
-        "git_commit": commit + ("+dirty" if dirty else ""),
+        "git_commit": (commit[:7] + ("+dirty" if dirty else "")) if commit else "",
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }

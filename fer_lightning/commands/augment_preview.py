@@ -11,13 +11,11 @@ shown, with the crop box of one of its ten crops.
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from fer_lightning import experiments
 from fer_lightning.data.base import FERDataModule
@@ -27,18 +25,10 @@ from fer_lightning.errors import FERUserError
 
 def datamodule_from_config(path: Path, overrides: dict[str, Any]) -> FERDataModule:
     """The ``data:`` datamodule of an experiment YAML, with ``overrides`` of its init args."""
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise FERUserError(f"{path}: cannot read the experiment ({err})") from None
-    data = (cfg or {}).get("data")
+    data = experiments.load_config(path).get("data")
     if not isinstance(data, dict) or "class_path" not in data:
         raise FERUserError(f"{path}: no data.class_path to build the datamodule from")
-    module_name, _, cls_name = data["class_path"].rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError):
-        raise FERUserError(f"{path}: data.class_path '{data['class_path']}' not found") from None
+    cls = experiments.import_class(data["class_path"], path)
     kwargs = {**(data.get("init_args") or {}), **overrides}
     return cls(**kwargs)
 

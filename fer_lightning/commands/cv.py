@@ -8,15 +8,12 @@ standard deviation of the test accuracy over the folds (printed, and in ``cv.jso
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 import statistics
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from fer_lightning import experiments
 from fer_lightning.errors import FERUserError
@@ -54,20 +51,13 @@ def _data_class(config: dict[str, Any], extra: list[str], path: Path) -> type:
     class_path = class_path or (data.get("class_path") if isinstance(data, dict) else None)
     if not class_path:
         raise FERUserError(f"{path}: 'data.class_path' is not set, so there are no folds to run")
-    module, _, name = class_path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
-        raise FERUserError(f"{path}: data class '{class_path}' cannot be imported") from None
+    return experiments.import_class(class_path, path)
 
 
 def fold_count(path: Path, extra: list[str], folds: int | None) -> int:
     """The number of folds: ``--folds``, else a ``--data.num_folds`` override, else the
     experiment's ``data.init_args.num_folds``, else the data class's default."""
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise FERUserError(f"{path}: cannot read the experiment ({err})") from None
+    config = experiments.load_config(path)
     cls = _data_class(config, extra, path)
     params = inspect.signature(cls.__init__).parameters
     if "fold" not in params or "num_folds" not in params:

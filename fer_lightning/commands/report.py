@@ -15,8 +15,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import yaml
-
+from fer_lightning import experiments
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.writer import REPORT_FILES
 
@@ -38,11 +37,7 @@ def best_checkpoint(run_dir: Path) -> Path:
 
 def experiment_of(run_dir: Path, config: Path) -> str:
     """The config's ``experiment`` when set, else the run's folder name (runs/<experiment>/)."""
-    try:
-        data = yaml.safe_load(config.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise FERUserError(f"{config} is not valid YAML ({err})") from None
-    name = data.get("experiment") if isinstance(data, dict) else None
+    name = experiments.load_config(config).get("experiment")
     return str(name or run_dir.resolve().parent.name)
 
 

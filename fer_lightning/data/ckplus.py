@@ -10,6 +10,7 @@ from (leaky; for comparison only).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,7 @@ import numpy as np
 
 from fer_lightning.data.base import FERDataModule, Split
 from fer_lightning.data.cache import cached_arrays, source_key
-from fer_lightning.data.images import IMAGE_SUFFIXES, decode_all
+from fer_lightning.data.images import decode_all, list_class_folders
 from fer_lightning.data.splits import stratified_split
 from fer_lightning.errors import DataError
 
@@ -36,39 +37,26 @@ SIDE = 48
 NAME = re.compile(r"^S(\d{3})_(\d{3})_(\d{8})$")
 
 
-def subject_of(path: Path) -> int:
+def subject_of(path: str) -> int:
     """The subject number of a CK+ file name, or -1 when the name does not parse."""
-    match = NAME.match(path.stem)
+    match = NAME.match(os.path.splitext(os.path.basename(path))[0])
     return int(match.group(1)) if match else -1
 
 
-def list_ckplus(root: Path) -> list[tuple[Path, int, int]]:
+def list_ckplus(root: Path) -> list[tuple[str, int, int]]:
     """``(path, label, subject)`` of every image under ``<class>/`` (subject -1: unparsed)."""
     if not root.is_dir():
         raise DataError(
             f"CK+ not found: {root} does not exist; set FER_DATA_DIR or --data.data_dir to the "
             "folder that holds ckplus/<class>/"
         )
-    items: list[tuple[Path, int, int]] = []
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
-    if not folders:
+    if not any(entry.is_dir() for entry in os.scandir(root)):
         raise DataError(
             f"{root} holds no CK+ class folders ({', '.join(CKPLUS7)}); set FER_DATA_DIR or "
             "--data.data_dir to the folder that holds ckplus/"
         )
-    for folder in folders:
-        name = folder.name.lower()
-        if name not in CKPLUS7:
-            raise DataError(
-                f"{folder}: unknown class folder '{folder.name}'; expected {', '.join(CKPLUS7)}"
-            )
-        files = sorted(
-            f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-        )
-        if not files:
-            raise DataError(f"{folder}: class folder '{folder.name}' holds no images")
-        items += [(f, CKPLUS7.index(name), subject_of(f)) for f in files]
-    return items
+    found, _ = list_class_folders(root, CKPLUS7)  # stray non-image files are ignored
+    return [(path, label, subject_of(path)) for path, label in found]
 
 
 def read_ckplus(root: Path) -> dict[str, np.ndarray]:
@@ -84,7 +72,7 @@ def read_ckplus(root: Path) -> dict[str, np.ndarray]:
         }
 
     arrays = cached_arrays("ckplus", source_key(paths, root), build)
-    arrays["paths"] = np.array([str(p.relative_to(root)) for p in paths])
+    arrays["paths"] = np.array([os.path.relpath(p, root) for p in paths])
     return arrays
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from fer_lightning.data.base import FERDataModule, Split
 from fer_lightning.data.cache import cached_arrays, source_key
-from fer_lightning.data.images import IMAGE_SUFFIXES, decode_all
+from fer_lightning.data.images import decode_all, list_class_folders
 from fer_lightning.data.labels import FER7
 from fer_lightning.data.splits import stratified_split
 from fer_lightning.errors import DataError
@@ -111,9 +111,7 @@ def _usage_of(path: str, split_dir: str) -> int:
 
 def list_folder_images(root: Path) -> tuple[list[tuple[str, int, int]], list[Path]]:
     """``(path, label, usage)`` of every image under ``train/<class>/`` and ``test/<class>/``,
-    and the files skipped because they are not images.
-
-    Image paths are plain strings: building 36k pathlib objects was half of a warm start."""
+    and the files skipped because they are not images."""
     items: list[tuple[str, int, int]] = []
     skipped: list[Path] = []
     for split_dir in ("train", "test"):
@@ -122,26 +120,9 @@ def list_folder_images(root: Path) -> tuple[list[tuple[str, int, int]], list[Pat
             raise DataError(
                 f"{root} has no {split_dir}/ folder (expected {split_dir}/<class>/*.jpg)"
             )
-        for entry in sorted(base.iterdir()):
-            if not entry.is_dir():
-                skipped.append(entry)
-                continue
-            name = entry.name.lower()
-            if name not in FER7:
-                raise DataError(
-                    f"{entry}: unknown class folder '{entry.name}'; expected {', '.join(FER7)}"
-                )
-            found = len(items)
-            # os.scandir: a DirEntry knows whether it is a file without a stat call (warm start).
-            label = FER7.index(name)
-            for child in sorted(os.scandir(entry), key=lambda e: e.name):
-                suffix = os.path.splitext(child.name)[1].lower()
-                if suffix in IMAGE_SUFFIXES and child.is_file():
-                    items.append((child.path, label, _usage_of(child.path, split_dir)))
-                else:
-                    skipped.append(Path(child.path))
-            if len(items) == found:
-                raise DataError(f"{entry}: class folder '{entry.name}' holds no images")
+        found, not_images = list_class_folders(base, FER7)
+        items += [(path, label, _usage_of(path, split_dir)) for path, label in found]
+        skipped += not_images
     return items, skipped
 
 

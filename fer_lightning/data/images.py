@@ -15,6 +15,38 @@ from fer_lightning.errors import DataError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
+def list_class_folders(
+    base: Path, classes: Sequence[str]
+) -> tuple[list[tuple[str, int]], list[Path]]:
+    """``(image path, class index)`` of every image in ``base/<class>/`` (folder names matched
+    case-insensitively against ``classes``), in name order, and the entries skipped because
+    they are not images. An unknown or empty class folder is a :class:`DataError`.
+
+    Plain string paths from ``os.scandir`` (a DirEntry knows whether it is a file without a
+    stat call): building pathlib objects for FER2013's 36k files was half of a warm start."""
+    items: list[tuple[str, int]] = []
+    skipped: list[Path] = []
+    for entry in sorted(os.scandir(base), key=lambda e: e.name):
+        if not entry.is_dir():
+            skipped.append(Path(entry.path))
+            continue
+        name = entry.name.lower()
+        if name not in classes:
+            raise DataError(
+                f"{entry.path}: unknown class folder '{entry.name}'; expected {', '.join(classes)}"
+            )
+        label = list(classes).index(name)
+        found = len(items)
+        for child in sorted(os.scandir(entry.path), key=lambda e: e.name):
+            if os.path.splitext(child.name)[1].lower() in IMAGE_SUFFIXES and child.is_file():
+                items.append((child.path, label))
+            else:
+                skipped.append(Path(child.path))
+        if len(items) == found:
+            raise DataError(f"{entry.path}: class folder '{entry.name}' holds no images")
+    return items, skipped
+
+
 def decode(path: Path, mode: str, size: tuple[int, int] | None, dataset: str = "") -> np.ndarray:
     """``path`` as a uint8 array in PIL ``mode`` (``L`` -> HxW, ``RGB`` -> HxWx3).
 

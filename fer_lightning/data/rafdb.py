@@ -114,10 +114,7 @@ class RAFDBDataModule(FERDataModule):
         for name, index in (("train", train), ("test", test)):
             if len(index) == 0:
                 raise DataError(f"{root / LABEL_FILE} lists no {name}_ images")
-        # At least one validation image per class, also on tiny (generated) datasets.
-        keep, held = stratified_split(
-            data.labels[train], self.val_fraction, self.split_seed, min_per_class=1
-        )
+        keep, held = stratified_split(data.labels[train], self.val_fraction, self.split_seed)
         return {
             "train": data.subset(train[keep]),
             "val": data.subset(train[held]),

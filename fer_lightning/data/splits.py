@@ -6,10 +6,11 @@ import numpy as np
 
 
 def stratified_split(
-    labels: np.ndarray, fraction: float, seed: int, min_per_class: int = 0
+    labels: np.ndarray, fraction: float, seed: int, min_per_class: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (kept, held_out) with ``fraction`` of every class held out, and at
-    least ``min_per_class`` of every class that has more than that many items.
+    least ``min_per_class`` of every class that has more than that many items (by default one,
+    so that a small dataset still validates on every class).
 
     The same labels, fraction and seed always give the same split, whatever the global seed.
     """

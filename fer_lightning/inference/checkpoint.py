@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from fer_lightning.errors import FERUserError
+from fer_lightning.experiments import load_config
 from fer_lightning.inference.preprocess import Preprocessing
 from fer_lightning.models.classifier import FERClassifier
 
@@ -165,11 +165,7 @@ def preprocessing_of(path: Path, ckpt: dict[str, Any]) -> Preprocessing:
             f"checkpoint {path} holds no data settings ({', '.join(PREPROCESSING_KEYS)}) and "
             f"there is no config.yaml of its run next to it ({path.parent.parent / 'config.yaml'})"
         )
-    try:
-        cfg = yaml.safe_load(config.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise FERUserError(f"{config} is not valid YAML ({err})") from None
-    data = cfg.get("data") if isinstance(cfg, dict) else None
+    data = load_config(config).get("data")
     if isinstance(data, dict) and isinstance(data.get("init_args"), dict):
         data = {"_class_path": data.get("class_path"), **data["init_args"]}
     missing = [k for k in PREPROCESSING_KEYS if not isinstance(data, dict) or k not in data]
