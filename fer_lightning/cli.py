@@ -307,6 +307,8 @@ def run_cli(args: list[str]) -> FERLightningCLI:
         with warnings.catch_warnings():
             # main() hands over sys.argv after expanding --exp; that is intended.
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            # Lightning 2.6 calls a torch pytree API torch deprecated; nothing a user can do.
+            warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
             return _cli(args)
     finally:
         if inherited is None:
