@@ -197,17 +197,39 @@ class FERDataModule(L.LightningDataModule):
         weights = self.class_weights()[labels].double()
         return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)
 
+    def _drops_single_last_batch(self, num_items: int) -> bool:
+        """Whether a training epoch of ``num_items`` (all processes together) would end in a
+        batch of one image on some process.
+
+        BatchNorm cannot normalise a batch of one in training mode (it raises), so such an
+        epoch drops that one image: the loader is shuffled, so a different image each epoch.
+        Under DDP each process gets ``ceil(N / world_size)`` items from Lightning's
+        ``DistributedSampler``; the same rule applies per process."""
+        world = getattr(self.trainer, "world_size", 1) if self.trainer is not None else 1
+        per_process = -(-num_items // max(world, 1))
+        return per_process % self.batch_size == 1
+
     def _loader(self, split: str, train: bool) -> DataLoader:
         sampler = self.train_sampler() if train and self.weighted_sampler else None
         dataset = self.dataset(split, train=train)
         if not train:  # under DDP: each image once (Lightning's sampler pads with repeats)
             sampler = eval_sampler(self.trainer, dataset)
+        drop_last = train and self._drops_single_last_batch(len(dataset))
+        if drop_last:
+            log.info(
+                "%s %s: %d training samples leave a last batch of one at batch size %d; "
+                "it is skipped each epoch (BatchNorm needs two)",
+                type(self).__name__,
+                split,
+                len(dataset),
+                self.batch_size,
+            )
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=train and sampler is None,
             sampler=sampler,
-            drop_last=False,
+            drop_last=drop_last,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=False,
