@@ -13,7 +13,7 @@ STAMP := $(VENV)/.fer-lightning-installed
 # (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install train cv sweep test lint format experiments compare bench clean
+.PHONY: install train cv sweep test lint format experiments compare bench publish tables clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,17 @@ compare: install
 # benchmarks/results.json and BENCHMARKS.md. ARGS go to the benchmark (e.g. --quick).
 bench: install
 	$(BIN)/python -m fer_lightning.bench $(ARGS)
+
+# Copy a finished run (RUN=runs/<experiment>/<stamp>, or a cv directory) into results/, then
+# regenerate the papers' tables (results/tables.md and README.md) from everything in results/.
+RUN ?=
+NAME ?=
+publish: install
+	$(BIN)/fer-lightning publish $(RUN) $(if $(NAME),--name $(NAME))
+	$(BIN)/fer-lightning tables
+
+tables: install
+	$(BIN)/fer-lightning tables
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from fer_lightning import commands, crossdataset, experiments
+from fer_lightning import commands, crossdataset, experiments, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
@@ -76,6 +77,11 @@ def _run_dir_of(ckpt_path: str | None) -> Path | None:
 
 
 class FERLightningCLI(LightningCLI):
+    def __init__(self, *args, command: list[str] | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+        #: The user's arguments (``--exp`` not yet expanded), recorded in the run directory.
+        self.command = command or []
+        super().__init__(*args, **kwargs)
+
     @staticmethod
     def configure_optimizers(lightning_module, optimizer, lr_scheduler=None):  # noqa: ANN001, ANN205
         """LightningCLI's, with only the parameters still trainable once the training-regime
@@ -244,6 +250,9 @@ class FERLightningCLI(LightningCLI):
     before_test = before_validate = _cross_dataset
 
     def before_fit(self) -> None:
+        self._fit_started = time.monotonic()
+        if rank_zero_only.rank == 0:
+            run_record.record_command(self.run_dir, self.command)
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
                 (self.run_dir / "wandb_id").write_text(logger.experiment.id)
@@ -252,6 +261,8 @@ class FERLightningCLI(LightningCLI):
             log.info("parameters: %s", f"{self.model.num_parameters():,}")
 
     def after_fit(self) -> None:
+        if self.trainer.is_global_zero:
+            run_record.add_fit_time(self.run_dir, time.monotonic() - self._fit_started)
         if not self._cfg().get("test_after_fit") or self.trainer.interrupted:
             return
         best = next(
@@ -328,6 +339,7 @@ def _cli(args: list[str]) -> FERLightningCLI:
     return FERLightningCLI(
         FERClassifier,
         FERDataModule,
+        command=args,
         subclass_mode_data=True,
         args=_expand_exp(args),
         seed_everything_default=0,

@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, str] = {
     "cv": "fer_lightning.commands.cv:main",
     "recognize": "fer_lightning.commands.recognize:main",
     "export": "fer_lightning.commands.export:main",
+    "publish": "fer_lightning.commands.publish:main",
+    "tables": "fer_lightning.commands.tables:main",
 }
 
 

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
+from fer_lightning import hardware
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
 from fer_lightning.evaluation.summary import git_commit
@@ -96,6 +97,7 @@ class EvaluationReport(L.Callback):
         commit, dirty = git_commit()
         seed = os.environ.get("PL_GLOBAL_SEED")
         params = pl_module.num_parameters() if hasattr(pl_module, "num_parameters") else None
+        accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
         return {
             "experiment": self.experiment or out_dir.parent.name,
             "model": model,
@@ -106,6 +108,8 @@ class EvaluationReport(L.Callback):
             "seed": int(seed) if seed is not None else None,
             "tta": getattr(dm, "tta", "none"),
             "tta_crop_size": getattr(dm, "tta_crop_size", None),
+            "precision": str(trainer.precision),
+            "hardware": hardware.describe(accelerator, trainer.num_devices),
             "git_commit": commit,
             "git_dirty": dirty,
             "checkpoint": str(trainer.ckpt_path) if trainer.ckpt_path else None,

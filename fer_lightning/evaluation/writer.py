@@ -54,6 +54,8 @@ def build_summary(
         "seed": facts.get("seed"),
         "tta": facts.get("tta", "none"),
         "tta_crop_size": facts.get("tta_crop_size"),
+        "precision": facts.get("precision"),
+        "hardware": facts.get("hardware"),
         "checkpoint": facts.get("checkpoint"),
         "training_run": facts.get("training_run"),
     }

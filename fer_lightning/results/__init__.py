@@ -1,0 +1,1 @@
+"""results/: publishing finished runs and generating the papers' tables from them."""

@@ -1,0 +1,67 @@
+"""Copy a finished run into ``results/``: the files a reader needs to check it, no checkpoints.
+
+``results/<experiment>/<name>/`` receives the run's top-level files (config.yaml, command.txt,
+timing.json, summary.json, report.md, report.csv, metrics.csv, the confusion matrices and the
+PNGs, predictions.npz when under 1 MB). A cross-validation directory (``cv.json`` and
+``fold<i>/`` run directories) is copied with each fold. Nothing is edited on the way: the
+tables are generated from these copies (:mod:`fer_lightning.results.tables`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.summary import SUMMARY_JSON, read_summary
+
+RESULTS_DIR = Path("results")
+CV_JSON = "cv.json"
+#: Largest file copied (``predictions.npz`` of a large test set can be bigger; it is left out).
+MAX_BYTES = 1_000_000
+KEEP_SUFFIXES = {".yaml", ".json", ".md", ".csv", ".png", ".npz", ".txt"}
+SKIP_NAMES = {"wandb_id", "hparams.yaml"}
+
+
+def _copy_run(run_dir: Path, dest: Path) -> list[str]:
+    read_summary(run_dir)  # a run without its report is not a result yet
+    dest.mkdir(parents=True)
+    skipped = []
+    for path in sorted(run_dir.iterdir()):
+        if not path.is_file() or path.suffix not in KEEP_SUFFIXES or path.name in SKIP_NAMES:
+            continue
+        if path.stat().st_size > MAX_BYTES:
+            skipped.append(f"{path.name} ({path.stat().st_size:,} bytes)")
+            continue
+        shutil.copy2(path, dest / path.name)
+    return skipped
+
+
+def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) -> Path:
+    """Copy ``run_dir`` (a run, or a ``cv`` directory of folds) to ``root/<experiment>/<name>``
+    (default name: the run directory's); refuses to overwrite an earlier result."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FERUserError(f"{run_dir}: no such run directory")
+    folds = sorted(p.parent for p in run_dir.glob(f"fold*/{SUMMARY_JSON}"))
+    is_cv = (run_dir / CV_JSON).is_file()
+    first = folds[0] if is_cv and folds else run_dir
+    experiment = read_summary(first).get("experiment") or run_dir.resolve().parent.name
+    dest = Path(root) / experiment / (name or run_dir.name)
+    if dest.exists():
+        raise FERUserError(f"{dest} exists already; choose another --name")
+    try:
+        skipped = []
+        if is_cv:
+            dest.mkdir(parents=True)
+            shutil.copy2(run_dir / CV_JSON, dest / CV_JSON)
+            for fold in folds:
+                skipped += [f"{fold.name}/{s}" for s in _copy_run(fold, dest / fold.name)]
+        else:
+            skipped = _copy_run(run_dir, dest)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # nothing half-copied
+        raise
+    if skipped:
+        print(f"left out (over {MAX_BYTES:,} bytes): {', '.join(skipped)}")
+    return dest

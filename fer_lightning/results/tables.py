@@ -1,0 +1,245 @@
+"""One markdown table per paper, generated from ``results/`` and nothing else.
+
+Every number of ours is read from a published run's files (``summary.json``, ``cv.json``,
+``config.yaml``, ``timing.json``); the paper's numbers come from
+:mod:`fer_lightning.results.papers`. ``fer-lightning tables`` writes ``results/tables.md`` and the
+block between the markers in README.md; a test fails when either differs from what this module
+produces.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fer_lightning import experiments, hardware, run_record
+from fer_lightning.evaluation.summary import SUMMARY_JSON, format_duration
+from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
+from fer_lightning.results.publish import CV_JSON, RESULTS_DIR
+
+TABLES_MD = "tables.md"
+BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
+COLUMNS = (
+    "experiment",
+    "protocol",
+    "model",
+    "parameters (paper)",
+    "paper",
+    "ours",
+    "training",
+    "hardware, precision",
+    "what differs",
+)
+
+
+@dataclass
+class Result:
+    """One published result: a run, or a cross-validation over folds."""
+
+    experiment: str
+    path: Path
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    #: ``cv.json`` for a cross-validation (``summary``/``config`` are then the first fold's).
+    cv: dict[str, Any] | None = None
+
+    @property
+    def data_args(self) -> dict[str, Any]:
+        return ((self.config.get("data") or {}).get("init_args")) or {}
+
+    @property
+    def cross_dataset(self) -> bool:
+        return (self.path / "cross_dataset.json").is_file()
+
+
+def load_results(root: Path = RESULTS_DIR) -> list[Result]:
+    """Every run (``<experiment>/<name>/summary.json``) and cross-validation
+    (``<experiment>/<name>/cv.json``) under ``root``, in path order."""
+    found = []
+    for entry in sorted(Path(root).glob("*/*")):
+        if (entry / CV_JSON).is_file():
+            cv = json.loads((entry / CV_JSON).read_text())
+            first = entry / "fold0"
+            found.append(
+                Result(entry.parent.name, entry, _json(first / SUMMARY_JSON), _yaml(first), cv)
+            )
+        elif (entry / SUMMARY_JSON).is_file():
+            found.append(
+                Result(entry.parent.name, entry, _json(entry / SUMMARY_JSON), _yaml(entry))
+            )
+    return found
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _yaml(run: Path) -> dict[str, Any]:
+    path = run / "config.yaml"
+    return experiments.load_config(path) if path.is_file() else {}
+
+
+# ------------------------------------------------------------------------------- cells
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f} %"
+
+
+def protocol(result: Result) -> str:
+    """Split, fold and test-time augmentation, as the run's config and summary record them."""
+    s, args = result.summary, result.data_args
+    parts = [f"{s.get('dataset', '?')} `{s.get('split') or args.get('split', '?')}`"]
+    if result.cv is not None:
+        parts.append(f"{len(result.cv['folds'])}-fold CV")
+    elif "fold" in args:
+        parts.append(f"fold {args['fold']} of {args.get('num_folds', '?')}")
+    if s.get("tta", "none") != "none":
+        parts.append(f"TTA {s['tta']}")
+    return ", ".join(parts)
+
+
+def ours(result: Result) -> str:
+    if result.cv is not None:
+        return (
+            f"**{_pct(result.cv['test_acc_mean'])}** ± {100 * result.cv['test_acc_std']:.2f} "
+            f"(mean ± sd of {len(result.cv['folds'])} folds)"
+        )
+    s = result.summary
+    return f"**{_pct(s['test_accuracy'])}** (n={s['test_images']:,})"
+
+
+def training(result: Result) -> str:
+    runs = (
+        [result.path / f"fold{f['fold']}" for f in result.cv["folds"]]
+        if result.cv is not None
+        else [result.path]
+    )
+    summaries = [_json(r / SUMMARY_JSON) for r in runs]
+    epochs = sorted({s.get("epochs") for s in summaries})
+    walls = [run_record.fit_seconds(r) for r in runs]
+    wall = sum(w for w in walls if w is not None) if any(w is not None for w in walls) else None
+    per = "epochs" if len(runs) == 1 else "epochs per fold"
+    return f"{'/'.join(str(e) for e in epochs)} {per}, {format_duration(wall)}"
+
+
+def machine(result: Result) -> str:
+    s = result.summary
+    return f"{hardware.short(s.get('hardware'))}, {s.get('precision') or 'n/a'}"
+
+
+def differences(result: Result, paper: PaperResult) -> str:
+    notes = [paper.differs] if paper.differs else []
+    n = result.summary.get("test_images")
+    if paper.test_images and result.cv is None and n and n != paper.test_images:
+        notes.append(f"paper tests on {paper.test_images:,} images, we on {n:,}")
+    return "; ".join(notes) or "—"
+
+
+def params(result: Result | None, paper: PaperResult) -> str:
+    theirs = f"{paper.parameters:,}" if paper.parameters else "—"
+    if result is None or result.summary.get("parameters") is None:
+        return f"({theirs})"
+    return f"{result.summary['parameters']:,} ({theirs})"
+
+
+# ------------------------------------------------------------------------------ tables
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _not_run(name: str, paper: PaperResult) -> str:
+    if paper.needs:
+        why = (
+            f"not run: needs {' and '.join(paper.needs)}; on such a machine: "
+            f"`make train EXP={name}`"
+        )
+    else:
+        why = f"not run yet: `make train EXP={name}`"
+    return _row([f"`{name}`", "", "", params(None, paper), f"{paper.accuracy:.2f} %", why])
+
+
+def leak_note(results: list[Result]) -> str | None:
+    """The gap between an image-level (random) split and a subject split of one experiment."""
+    random = [r for r in results if r.summary.get("split") == "random"]
+    subject = [r for r in results if r.summary.get("split") == "subject" and r.cv is not None]
+    if not random or not subject:
+        return None
+    r = random[-1]
+    acc_r = r.cv["test_acc_mean"] if r.cv else r.summary["test_accuracy"]
+    acc_s = subject[-1].cv["test_acc_mean"]
+    return (
+        f"Subject leak of `{r.experiment}`: the random image split scores "
+        f"{100 * (acc_r - acc_s):.2f} points above the subject-independent cross-validation "
+        f"({_pct(acc_r)} vs {_pct(acc_s)}): the same people (often the same sequence) are in "
+        "its training and test images."
+    )
+
+
+def paper_table(key: str, results: list[Result]) -> str:
+    paper = PAPERS[key]
+    lines = [f"### {paper.title}", "", f"Paper's metric: {paper.metric}.", ""]
+    lines += [_row(list(COLUMNS)), _row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3)]
+    notes = []
+    for name, ref in RESULTS.items():
+        if ref.paper != key:
+            continue
+        mine = [r for r in results if r.experiment == name and not r.cross_dataset]
+        if not mine:
+            lines.append(_not_run(name, ref))
+        for r in mine:
+            cells = [f"`{name}`", protocol(r), r.summary.get("model", "?"), params(r, ref)]
+            cells += [f"{ref.accuracy:.2f} %", ours(r), training(r), machine(r)]
+            lines.append(_row([*cells, differences(r, ref)]))
+        if note := leak_note(mine):
+            notes.append(note)
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)
+
+
+def cross_dataset_table(results: list[Result]) -> str | None:
+    rows = [r for r in results if r.cross_dataset]
+    if not rows:
+        return None
+    lines = [
+        "### Cross-dataset: trained on one dataset, tested on another (shared classes only)",
+        "",
+        _row(["experiment", "tested on", "classes", "ours", "result folder"]),
+        _row(["---", "---", "---", "---:", "---"]),
+    ]
+    for r in rows:
+        mapping = json.loads((r.path / "cross_dataset.json").read_text())
+        shared = mapping.get("shared") or mapping.get("classes") or []
+        lines.append(
+            _row(
+                [
+                    f"`{r.experiment}`",
+                    protocol(r),
+                    ", ".join(shared) if isinstance(shared, list) else str(shared),
+                    ours(r),
+                    f"`{r.path.as_posix()}`",
+                ]
+            )
+        )
+    return "\n".join(lines)
+
+
+def render(root: Path = RESULTS_DIR) -> str:
+    results = load_results(root)
+    parts = [paper_table(key, results) for key in PAPERS]
+    if cross := cross_dataset_table(results):
+        parts.append(cross)
+    head = (
+        "Generated by `make tables` from the runs in `results/` (each folder holds the run's "
+        "config, command, report, metrics and pictures); do not edit by hand."
+    )
+    return head + "\n\n" + "\n\n".join(parts) + "\n"
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with everything between the BEGIN and END markers replaced by ``block``."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md lacks the {BEGIN} ... {END} markers")
+    return text[: start + len(BEGIN)] + "\n" + block + text[end:]

@@ -1,0 +1,97 @@
+"""results/: publishing runs, the papers' tables, and that committed results agree with their
+own artifacts (no number in a table that its run's files do not hold)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import fit_args
+
+from fer_lightning.cli import main
+from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.results.publish import publish
+from fer_lightning.results.tables import load_results, render
+
+REPO = Path(__file__).resolve().parent.parent
+COMMITTED = REPO / "results"
+
+
+@pytest.fixture
+def published(fer_folder: Path, tmp_path: Path) -> Path:
+    assert main(fit_args(fer_folder, "--trainer.max_epochs=2")) == 0
+    (run,) = (Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir()
+    return publish(run, "tiny", tmp_path / "results")
+
+
+def test_publish_copies_the_record_of_a_run_without_checkpoints(published: Path) -> None:
+    names = {p.name for p in published.iterdir()}
+    for expected in ("config.yaml", "command.txt", "timing.json", "summary.json", "report.md"):
+        assert expected in names
+    assert {"metrics.csv", "report.csv", "confusion_matrix.png", "predictions.npz"} <= names
+    assert "checkpoints" not in names and "wandb" not in names
+    assert "fer-lightning fit --exp baseline_fer2013" in (published / "command.txt").read_text()
+    summary = json.loads((published / "summary.json").read_text())
+    assert summary["precision"] and summary["hardware"]["cpu_cores"] >= 1
+
+
+def test_publish_never_overwrites(published: Path) -> None:
+    run = Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013"
+    (source,) = run.iterdir()
+    with pytest.raises(FERUserError, match="exists already"):
+        publish(source, "tiny", published.parent.parent)
+
+
+def test_tables_show_the_published_number_and_what_was_not_run(published: Path) -> None:
+    summary = json.loads((published / "summary.json").read_text())
+    text = render(published.parent.parent)
+    row = next(line for line in text.splitlines() if line.startswith("| `baseline_fer2013`"))
+    assert f"**{100 * summary['test_accuracy']:.2f} %**" in row
+    assert "60.85 %" in row  # the paper's
+    vgg = next(line for line in text.splitlines() if line.startswith("| `vgg16_fer2013` "))
+    assert "not run: needs ImageNet weights" in vgg
+    for title in ("qutub2023", "almsari2024", "trinh2023", "jahangir2024", "bodapati2024"):
+        assert title.split("2")[0].capitalize() in text
+
+
+# ------------------------------------------------------------------ the committed results
+COMMITTED_RUNS = sorted(p.parent for p in COMMITTED.glob("**/summary.json"))
+
+
+@pytest.mark.parametrize("run", COMMITTED_RUNS, ids=lambda p: str(p.relative_to(COMMITTED)))
+def test_committed_report_equals_its_predictions(run: Path) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    with (run / "report.csv").open() as fh:
+        csv_acc = next(float(r["f1"]) for r in csv.DictReader(fh) if r["class"] == "accuracy")
+    assert csv_acc == pytest.approx(summary["test_accuracy"], abs=1e-6)
+    if (run / "predictions.npz").is_file():
+        pred = Predictions.load(run / "predictions.npz")
+        assert len(pred) == summary["test_images"]
+        assert np.mean(pred.predicted == pred.targets) == pytest.approx(
+            summary["test_accuracy"], abs=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    "cv", sorted(COMMITTED.glob("**/cv.json")), ids=lambda p: str(p.parent.relative_to(COMMITTED))
+)
+def test_committed_cross_validation_equals_its_folds(cv: Path) -> None:
+    summary = json.loads(cv.read_text())
+    folds = [
+        json.loads((cv.parent / f"fold{f['fold']}" / "summary.json").read_text())
+        for f in summary["folds"]
+    ]
+    accs = [f["test_accuracy"] for f in folds]
+    assert summary["test_acc_mean"] == pytest.approx(np.mean(accs), abs=1e-6)
+    assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-6)
+
+
+def test_committed_tables_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    assert load_results(COMMITTED) or not COMMITTED_RUNS
+    assert main(["tables", "--check"]) == 0, "results/tables.md or README.md is stale: make tables"
