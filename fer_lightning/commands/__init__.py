@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "fer_lightning.commands.export:main",
     "publish": "fer_lightning.commands.publish:main",
     "tables": "fer_lightning.commands.tables:main",
+    "bundle": "fer_lightning.commands.bundle:main",
 }
 
 

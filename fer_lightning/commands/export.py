@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.inference.checkpoint import load_model
+from fer_lightning.inference.bundled import load_any
 from fer_lightning.inference.export import export_onnx, max_difference
 
 log = logging.getLogger("fer_lightning")
@@ -26,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a checkpoint of 'fer-lightning fit' to ONNX (probabilities out; "
         "class names and preprocessing in the metadata), checked with onnxruntime.",
     )
-    p.add_argument("--ckpt", required=True, type=Path, help="checkpoint (.ckpt) of a fit run")
+    p.add_argument(
+        "--ckpt",
+        type=Path,
+        help="checkpoint (.ckpt) of a fit run or a bundled .safetensors model; default: the "
+        "model that ships with the package",
+    )
     p.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: exporter's)")
     p.add_argument(
@@ -40,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    loaded = load_model(args.ckpt)
+    loaded = load_any(args.ckpt)
     log.info("model %s", loaded.describe())
     export_onnx(loaded, args.out, opset=args.opset)
     p = loaded.preprocessing

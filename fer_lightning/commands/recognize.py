@@ -23,7 +23,7 @@ import cv2
 import torch
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.inference.checkpoint import load_model
+from fer_lightning.inference.bundled import about, load_any
 from fer_lightning.inference.detect import DetectorSettings, FaceDetector
 from fer_lightning.inference.media import (
     DEFAULT_MAX_PIXELS,
@@ -44,8 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Detect faces (OpenCV Haar cascade) in images, folders of images and "
         "videos, and classify their expressions with a checkpoint of 'fer-lightning fit'.",
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image, folder or video")
-    p.add_argument("--ckpt", required=True, type=Path, help="checkpoint (.ckpt) of a fit run")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="image, folder or video")
+    p.add_argument(
+        "--ckpt",
+        type=Path,
+        help="checkpoint (.ckpt) of a fit run, or a bundled .safetensors model; default: the "
+        "model that ships with the package (see --about)",
+    )
+    p.add_argument("--about", action="store_true", help="say where the model comes from, exit")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format")
     p.add_argument("--out", type=Path, help="write the records here instead of stdout")
     p.add_argument("--annotate", type=Path, metavar="DIR", help="write images with boxes here")
@@ -180,12 +186,19 @@ def _device(name: str) -> torch.device:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.about:
+        bundled = args.ckpt is None or args.ckpt.suffix == ".safetensors"
+        print(about(args.ckpt) if bundled else load_any(args.ckpt).describe())
+        return 0
+    if not args.paths:
+        parser.error("give at least one image, folder or video (or --about)")
     if args.frame_stride < 1:
         raise FERUserError("--frame-stride must be at least 1")
     if args.margin < 0:
         raise FERUserError("--margin must not be negative")
-    loaded = load_model(args.ckpt, device=_device(args.device))
+    loaded = load_any(args.ckpt, device=_device(args.device))
     log.info("model %s", loaded.describe())
     detector = None
     if not args.no_detect:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fer_lightning.errors import FERUserError
 from fer_lightning.results.publish import RESULTS_DIR
-from fer_lightning.results.tables import TABLES_MD, render, replace_block
+from fer_lightning.results.tables import TABLES_MD, render, render_readme, replace_block
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +27,9 @@ def main(argv: list[str]) -> int:
     targets = {args.results / TABLES_MD: tables}
     if args.readme.is_file():
         try:
-            targets[args.readme] = replace_block(args.readme.read_text(), tables)
+            targets[args.readme] = replace_block(
+                args.readme.read_text(), render_readme(args.results)
+            )
         except ValueError as err:
             raise FERUserError(f"{args.readme}: {err}") from None
     stale = [p for p, text in targets.items() if not p.is_file() or p.read_text() != text]

@@ -112,7 +112,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             f"checkpoint {path} was not written by fer-lightning's FERClassifier (its "
             "hyper_parameters name no backbone)"
         )
-    model = _build_model(path, hparams)
+    model = build_model(path, hparams)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:
@@ -135,7 +135,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     return LoadedModel(model, list(model.class_names), preprocessing, path)
 
 
-def _build_model(path: Path, hparams: dict[str, Any]) -> FERClassifier:
+def build_model(path: Path, hparams: dict[str, Any]) -> FERClassifier:
     kwargs = {k: v for k, v in hparams.items() if not k.startswith("_")}
     # The weights come from the checkpoint: never fetch ImageNet weights for nothing.
     kwargs["pretrained"] = False

@@ -1,0 +1,30 @@
+"""``fer-lightning bundle RUN_DIR``: make a run's best checkpoint the model that ships with the
+package (``fer_lightning/pretrained/fer2013.safetensors``), used by ``recognize`` and ``export``
+when no ``--ckpt`` is given."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fer_lightning.commands.report import best_checkpoint
+from fer_lightning.inference.bundled import about, bundle, default_path
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-lightning bundle",
+        description="Write a run's best checkpoint (chosen on validation) as a safetensors "
+        "model with its class names, preprocessing and provenance (experiment, commit, test "
+        "accuracy from the run's summary.json).",
+    )
+    parser.add_argument("run_dir", type=Path, help="a finished run directory with summary.json")
+    parser.add_argument("--ckpt", type=Path, help="default: the run's checkpoints/best-*.ckpt")
+    parser.add_argument("--out", type=Path, default=None, help=f"default: {default_path()}")
+    args = parser.parse_args(argv)
+    out = bundle(
+        args.run_dir, args.ckpt or best_checkpoint(args.run_dir), args.out or default_path()
+    )
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    print(about(out))
+    return 0

@@ -1,0 +1,171 @@
+"""The model that ships with the package: weights in safetensors, everything else in its header.
+
+``fer-lightning bundle RUN_DIR`` writes ``fer_lightning/pretrained/<name>.safetensors`` from a
+run's best checkpoint: the classifier's weights (float32) and, as the file's string metadata,
+the model's hyper-parameters, the data settings inference needs (input size, channels, mean,
+std, colour) and the provenance (experiment, commit, test accuracy from the run's
+summary.json). ``recognize`` and ``export`` use it when no ``--ckpt`` is given. safetensors files
+hold only tensors and strings: loading one cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.summary import read_summary
+from fer_lightning.inference.checkpoint import (
+    PREPROCESSING_KEYS,
+    LoadedModel,
+    build_model,
+    load_model,
+    preprocessing_of,
+    safe_load,
+)
+from fer_lightning.inference.preprocess import Preprocessing
+
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+DEFAULT_NAME = "fer2013"
+MAX_BYTES = 10_000_000
+#: The provenance fields copied from the run's summary.json.
+PROVENANCE = (
+    "experiment",
+    "model",
+    "dataset",
+    "split",
+    "test_images",
+    "test_accuracy",
+    "macro_f1",
+    "tta",
+    "epochs",
+    "best_epoch",
+    "precision",
+    "git_commit",
+    "git_dirty",
+    "seed",
+)
+
+
+def default_path() -> Path:
+    return PRETRAINED_DIR / f"{DEFAULT_NAME}.safetensors"
+
+
+def bundle(run_dir: Path, ckpt: Path, out: Path) -> Path:
+    """Write the weights of ``ckpt`` (a checkpoint of ``run_dir``) and their metadata to
+    ``out``; refuses a file over 10 MB (the package ships it)."""
+    summary = read_summary(run_dir)
+    raw = safe_load(ckpt)
+    loaded_hparams = raw.get("hyper_parameters") if isinstance(raw, dict) else None
+    if not isinstance(loaded_hparams, dict):
+        raise FERUserError(f"checkpoint {ckpt} has no model hyper-parameters")
+    preprocessing = preprocessing_of(ckpt, raw)
+    hparams = {k: v for k, v in loaded_hparams.items() if not k.startswith("_")}
+    hparams["pretrained"] = False
+    model = build_model(ckpt, hparams)
+    model.load_state_dict(raw["state_dict"])
+    weights = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    data = {k: getattr(preprocessing, k) for k in PREPROCESSING_KEYS}
+    metadata = {
+        "format": "fer-lightning bundled model 1",
+        "hparams": json.dumps(hparams),
+        "data": json.dumps({**data, "color": preprocessing.color}),
+        "provenance": json.dumps(
+            {
+                **{k: summary.get(k) for k in PROVENANCE},
+                "checkpoint": f"{Path(run_dir).name}/{ckpt.name}",
+            }
+        ),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    save_file(weights, str(tmp), metadata=metadata)
+    if tmp.stat().st_size > MAX_BYTES:
+        size = tmp.stat().st_size
+        tmp.unlink()
+        raise FERUserError(f"{out}: {size:,} bytes is over the {MAX_BYTES:,} a package ships")
+    tmp.replace(out)
+    return out
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The decoded metadata of a bundled model file (hparams, data, provenance)."""
+    if not path.is_file():
+        raise FERUserError(
+            f"{path} does not exist: this installation has no bundled model; pass --ckpt"
+        )
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except (SafetensorError, OSError) as err:
+        raise FERUserError(f"{path} is not a readable safetensors file ({err})") from None
+    try:
+        return {k: json.loads(meta[k]) for k in ("hparams", "data", "provenance")}
+    except (KeyError, json.JSONDecodeError):
+        raise FERUserError(
+            f"{path} is not a fer-lightning model (no hparams/data metadata)"
+        ) from None
+
+
+def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+    """The classifier of a bundled model file (default: the one shipped), in eval mode."""
+    path = Path(path or default_path())
+    meta = read_metadata(path)
+    model = build_model(path, meta["hparams"])
+    with safe_open(str(path), framework="pt") as fh:
+        state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iter
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise FERUserError(f"{path}: its weights do not fit its model ({err})") from None
+    model.eval().to(device)
+    data = meta["data"]
+    preprocessing = Preprocessing(
+        image_size=int(data["image_size"]),
+        channels=int(data["channels"]),
+        mean=tuple(data["mean"]) if isinstance(data["mean"], list) else float(data["mean"]),
+        std=tuple(data["std"]) if isinstance(data["std"], list) else float(data["std"]),
+        color=data.get("color", "gray"),
+        source=str(path),
+    )
+    return LoadedModel(model, list(model.class_names), preprocessing, path)
+
+
+def about(path: Path | None = None) -> str:
+    """Where the bundled model comes from, in a few lines."""
+    path = Path(path or default_path())
+    meta = read_metadata(path)
+    p, d = meta["provenance"], meta["data"]
+    acc = p.get("test_accuracy")
+    commit = (p.get("git_commit") or "unknown")[:12] + (
+        " (uncommitted changes)" if p.get("git_dirty") else ""
+    )
+    return "\n".join(
+        [
+            f"bundled model: {path}",
+            f"experiment {p.get('experiment')}: {p.get('model')}, "
+            f"{len(meta['hparams'].get('class_names') or [])} classes "
+            f"({', '.join(meta['hparams'].get('class_names') or [])})",
+            f"input {d['image_size']}x{d['image_size']}, {d['channels']} channel(s), "
+            f"{d.get('color', 'gray')}, mean {d['mean']}, std {d['std']}",
+            f"trained on {p.get('dataset')} split {p.get('split')}, {p.get('epochs')} epochs "
+            f"(best epoch {p.get('best_epoch')}, chosen on validation), {p.get('precision')}, "
+            f"seed {p.get('seed')}, commit {commit}",
+            f"test accuracy {100 * acc:.2f} % on {p.get('test_images')} images "
+            f"(test-time augmentation: {p.get('tta')}), checkpoint {p.get('checkpoint')}"
+            if acc is not None
+            else "test accuracy: n/a",
+        ]
+    )
+
+
+def load_any(path: Path | None, device: str | torch.device = "cpu") -> LoadedModel:
+    """A ``fit`` checkpoint (.ckpt), a bundled ``.safetensors`` model, or (None) the shipped one."""
+    if path is None or Path(path).suffix == ".safetensors":
+        return load_bundled(path, device)
+    return load_model(path, device)
