@@ -70,8 +70,8 @@ RESULTS: dict[str, PaperResult] = {
     "cnn_ckplus": PaperResult(
         "almsari2024",
         98.0,
-        differs="the paper splits images at random, so the same person (often the same "
-        "sequence) is in train and test; our default splits by subject",
+        differs="the paper splits images at random (the same person, often the same sequence, "
+        "in train and test): `random` rows follow it, `subject` rows keep people apart",
     ),
     "vgg16_ckplus": PaperResult("almsari2024", 97.0, needs=(_IMAGENET,)),
     "inception_v3_ckplus": PaperResult("almsari2024", 99.0, needs=(_IMAGENET,)),
