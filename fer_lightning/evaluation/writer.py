@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fer_lightning.evaluation import plots
 from fer_lightning.evaluation.history import (
@@ -43,7 +46,10 @@ def build_summary(
         "test_accuracy": report.accuracy,
         "macro_f1": report.macro["f1"],
         "weighted_f1": report.weighted["f1"],
-        "macro_auc": report.macro["auc"],
+        "macro_auc": _number(report.macro["auc"]),
+        "classes_absent": [
+            n for n, count in zip(report.class_names, report.support, strict=True) if not count
+        ],
         "parameters": facts.get("parameters"),
         "epochs": epochs_trained(history),
         "best_epoch": facts.get("best_epoch"),
@@ -57,6 +63,29 @@ def build_summary(
         "checkpoint": facts.get("checkpoint"),
         "training_run": facts.get("training_run"),
     }
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an undefined number is null."""
+    return None if math.isnan(value) else value
+
+
+def table_notes(report: ClassificationReport) -> list[str]:
+    """What n/a means in the table and which classes the macro average is over."""
+    notes = []
+    absent = [n for n, count in zip(report.class_names, report.support, strict=True) if not count]
+    if any(np.isnan(getattr(report, m)).any() for m in ("precision", "recall", "f1", "auc")):
+        notes.append(
+            "n/a: undefined (0/0): precision of a class never predicted, recall and ROC AUC of "
+            "a class absent from the test set."
+        )
+    if absent:
+        notes.append(
+            f"Absent from the test set: {', '.join(absent)}. The macro averages are over the "
+            f"{report.classes_present} classes present (a class never predicted counts there "
+            "with precision 0)."
+        )
+    return notes
 
 
 def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> str:
@@ -89,6 +118,7 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
             "",
             report.markdown_table(),
             "",
+            *(f"{note}\n" for note in table_notes(report)),
             "![confusion matrix](confusion_matrix.png)",
             "",
             "![ROC curves](roc.png)",
