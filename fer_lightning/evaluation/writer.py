@@ -43,6 +43,9 @@ def build_summary(
         "dataset": facts.get("dataset"),
         "split": facts.get("split"),
         "test_images": report.total,
+        # All of the test split; more than test_images when --trainer.limit_test_batches cut it.
+        "test_set_images": facts.get("test_set_images") or report.total,
+        "partial_test": report.total < (facts.get("test_set_images") or report.total),
         "test_accuracy": report.accuracy,
         "macro_f1": report.macro["f1"],
         "weighted_f1": report.weighted["f1"],
@@ -94,9 +97,15 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
     params = summary["parameters"]
     ips = summary["images_per_sec"]
     best = summary["best_epoch"]
+    images = f"{summary['test_images']:,} test images"
+    if summary.get("partial_test"):
+        images = (
+            f"**partial evaluation: {summary['test_images']:,} of the "
+            f"{summary['test_set_images']:,} test images** (a seeded class-stratified subset, "
+            "--trainer.limit_test_batches)"
+        )
     facts = [
-        f"- dataset: {summary['dataset']}, split `{summary['split']}`, "
-        f"{summary['test_images']:,} test images",
+        f"- dataset: {summary['dataset']}, split `{summary['split']}`, {images}",
         f"- model: {summary['model']}, "
         + (f"{params:,} parameters" if params is not None else "parameters n/a"),
         f"- checkpoint: `{summary['checkpoint']}`"
@@ -142,7 +151,10 @@ def write_report(
     report = compute_report(predictions)
     history = read_epoch_metrics(history_dir or out_dir)
     summary = build_summary(report, facts, history)
-    title = f"{summary['experiment']} ({summary['dataset']}, test n={report.total:,})"
+    n = f"{report.total:,}"
+    if summary["partial_test"]:
+        n += f" of {summary['test_set_images']:,}"
+    title = f"{summary['experiment']} ({summary['dataset']}, test n={n})"
     paths = {
         "predictions": predictions.save(out_dir),
         "report_csv": report.write_csv(out_dir / CSV_NAME),
