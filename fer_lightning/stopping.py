@@ -63,8 +63,11 @@ class ValidateLastStep(L.Callback):
 
     @staticmethod
     def last_batch_of_fit(trainer: L.Trainer, batch_idx: int) -> bool:
-        if trainer.should_stop:  # e.g. Timer at max_time
-            return True
+        if trainer.should_stop:  # e.g. Timer at max_time; Lightning honours it after min_*
+            loop = trainer.fit_loop
+            return trainer.current_epoch + 1 >= (loop.min_epochs or 0) and (
+                trainer.global_step >= (loop.min_steps or 0)
+            )
         if _is_limit(trainer.max_steps) and trainer.global_step >= trainer.max_steps:
             return True
         last_of_epoch = batch_idx + 1 >= trainer.num_training_batches
