@@ -194,6 +194,16 @@ def test_compare_sorts_by_accuracy(tmp_path: Path) -> None:
     assert len(table) == 5
 
 
+def test_compare_says_a_test_was_partial(tmp_path: Path) -> None:
+    write_summary(tmp_path / "a", experiment="a", test_accuracy=0.5)
+    write_summary(
+        tmp_path / "b", experiment="b", test_accuracy=0.6, test_images=192,
+        test_set_images=3589, partial_test=True,
+    )  # fmt: skip
+    table = comparison_markdown(load_rows([tmp_path / "a", tmp_path / "b"]))
+    assert "(official, n=192 of 3,589, partial)" in table and "(official, n=10)" in table
+
+
 def test_compare_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(FERUserError, match="nope does not exist"):
         find_runs([tmp_path / "nope"])
