@@ -109,6 +109,9 @@ def test_cache_is_written_whole_then_renamed(
     cached_arrays("toy", "k", _arrays, directory=tmp_path)
     assert len(replaced) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["toy-k.npz"]
+    # Readable by whoever may read a file this process creates (a shared cache), not 0600.
+    mode = (tmp_path / "toy-k.npz").stat().st_mode & 0o777
+    assert mode == 0o666 & ~cache_module._umask()
 
 
 def test_failed_write_leaves_no_temporary_file(

@@ -60,6 +60,12 @@ def _load(path: Path, keys: Collection[str], length: int | None) -> dict[str, np
     return arrays
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class CacheUnreadable(Exception):
     """A cache file that cannot be used (internal: the cache is rebuilt)."""
 
@@ -101,6 +107,7 @@ def cached_arrays(
         ) as fh:
             tmp = fh.name
             np.savez(fh, **arrays)
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would (mkstemp makes it 0600)
         os.replace(tmp, path)
         tmp = None
         log.info("cached decoded %s at %s", name, path)
