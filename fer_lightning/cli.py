@@ -36,6 +36,7 @@ from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import runs_root
+from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epochs
 
 log = logging.getLogger("fer_lightning")
 
@@ -85,9 +86,11 @@ class FERLightningCLI(LightningCLI):
     @staticmethod
     def configure_optimizers(lightning_module, optimizer, lr_scheduler=None):  # noqa: ANN001, ANN205
         """LightningCLI's, with only the parameters still trainable once the training-regime
-        callbacks (fer_lightning.models.regimes) have frozen theirs."""
+        callbacks (fer_lightning.models.regimes) have frozen theirs, and a plateau scheduler
+        stepped on the epochs that validate."""
         keep_trainable(optimizer)
-        return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+        config = LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+        return plateau_on_validation_epochs(lightning_module, config)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -150,6 +153,8 @@ class FERLightningCLI(LightningCLI):
         parser.add_lightning_class_args(TrainingSpeed, "training_speed")
         parser.add_lightning_class_args(EpochSeed, "epoch_seed")  # exact resume
         parser.add_lightning_class_args(FiniteLoss, "finite_loss")  # stop at a NaN/inf loss
+        # The last training step is validated and checkpointed, whatever ended training.
+        parser.add_lightning_class_args(ValidateLastStep, "validate_last_step")
         for source, target in [
             ("num_classes", "num_classes"),
             ("class_names", "class_names"),

@@ -43,15 +43,15 @@ def numpy_report(probs: np.ndarray, targets: np.ndarray) -> dict[str, np.ndarray
     tp = np.array([np.sum((pred == c) & (targets == c)) for c in range(k)], float)
     fp = np.array([np.sum((pred == c) & (targets != c)) for c in range(k)], float)
     fn = np.array([np.sum((pred != c) & (targets == c)) for c in range(k)], float)
-    precision = np.divide(tp, tp + fp, out=np.zeros(k), where=tp + fp > 0)
-    recall = np.divide(tp, tp + fn, out=np.zeros(k), where=tp + fn > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k),
-                   where=precision + recall > 0)  # fmt: skip
+    nan = np.full(k, np.nan)  # 0/0 is undefined
+    precision = np.divide(tp, tp + fp, out=nan.copy(), where=tp + fp > 0)
+    recall = np.divide(tp, tp + fn, out=nan.copy(), where=tp + fn > 0)
+    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=nan.copy(), where=2 * tp + fp + fn > 0)
     auc = []
     for c in range(k):  # Mann-Whitney: P(score of a positive > score of a negative)
         pos, neg = probs[targets == c, c], probs[targets != c, c]
         greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-        auc.append(greater / (len(pos) * len(neg)))
+        auc.append(greater / (len(pos) * len(neg)) if len(pos) and len(neg) else np.nan)
     return {
         "precision": precision,
         "recall": recall,
@@ -68,7 +68,8 @@ def test_report_numbers_match_numpy() -> None:
     expected = numpy_report(preds.probs.astype(np.float64), preds.targets)
     for key in ("precision", "recall", "f1", "support", "auc"):
         np.testing.assert_allclose(getattr(report, key), expected[key], atol=1e-5, err_msg=key)
-    assert report.precision[4] == 0 and report.recall[4] == 0  # never predicted, zero_division=0
+    assert np.isnan(report.precision[4]) and report.recall[4] == 0  # never predicted
+    assert report.f1[4] == 0  # 2TP / (2TP + FP + FN) = 0 / FN: defined
     assert report.accuracy == pytest.approx(expected["accuracy"], abs=1e-6)
     assert report.macro["f1"] == pytest.approx(expected["f1"].mean(), abs=1e-5)
     weights = expected["support"] / expected["support"].sum()
@@ -86,6 +87,42 @@ def test_absent_class_has_no_auc() -> None:
     assert report.support[2] == 0 and np.isnan(report.auc[2])
     assert np.isfinite(report.macro["auc"])
     assert np.all(report.confusion_normalized[2] == 0)
+
+
+def test_undefined_numbers_are_na_not_zero(tmp_path: Path) -> None:
+    """A class absent from the test set has no recall or ROC AUC, a class never predicted no
+    precision: n/a in report.md and report.csv, null in summary.json, never 0; the macro
+    averages are over the classes present."""
+    preds = random_predictions()  # class e is never predicted
+    keep = preds.targets != 2  # class c is absent
+    probs, targets = preds.probs[keep], preds.targets[keep]
+    report, summary, _ = write_report(tmp_path, Predictions(probs, targets, NAMES), {})
+    expected = numpy_report(probs.astype(np.float64), targets)
+    for key in ("precision", "recall", "f1", "auc"):
+        np.testing.assert_allclose(getattr(report, key), expected[key], atol=1e-5, err_msg=key)
+    assert np.isnan(report.recall[2]) and np.isnan(report.auc[2]) and np.isnan(report.precision[4])
+    present = expected["support"] > 0
+    fixed = {"precision": np.nan_to_num(expected["precision"])}  # never predicted: 0 in macro
+    for key in ("precision", "recall", "f1"):
+        values = fixed.get(key, expected[key])
+        assert report.macro[key] == pytest.approx(values[present].mean(), abs=1e-5), key
+    assert report.macro["auc"] == pytest.approx(np.nanmean(expected["auc"]), abs=1e-5)
+    with (tmp_path / "report.csv").open() as fh:
+        rows = {r["class"]: r for r in csv.DictReader(fh)}
+    assert rows["c"]["recall"] == rows["c"]["auc"] == rows["e"]["precision"] == "n/a"
+    assert float(rows["e"]["auc"]) > 0 and rows["accuracy"]["precision"] == ""
+    md = (tmp_path / "report.md").read_text()
+    assert "| c | 0.0000 | n/a | 0.0000 | 0 | n/a |" in md
+    assert "Absent from the test set: c" in md and "over the 4 classes present" in md
+    assert json.loads((tmp_path / "summary.json").read_text())["classes_absent"] == ["c"]
+
+
+def test_macro_auc_of_one_class_test_set_is_null(tmp_path: Path) -> None:
+    preds = random_predictions()
+    keep = preds.targets == 1  # no negatives for b, no positives for the rest: no AUC at all
+    write_report(tmp_path, Predictions(preds.probs[keep], preds.targets[keep], NAMES), {})
+    text = (tmp_path / "summary.json").read_text()
+    assert json.loads(text)["macro_auc"] is None and "NaN" not in text
 
 
 def test_write_report_files(tmp_path: Path) -> None:
@@ -155,6 +192,16 @@ def test_compare_sorts_by_accuracy(tmp_path: Path) -> None:
     assert table[0] == f"| {header} | run |"
     assert "| 70.00 % (ten-crop) | 1,000 | 1m 15s | 3 | high |" in table[2]
     assert len(table) == 5
+
+
+def test_compare_says_a_test_was_partial(tmp_path: Path) -> None:
+    write_summary(tmp_path / "a", experiment="a", test_accuracy=0.5)
+    write_summary(
+        tmp_path / "b", experiment="b", test_accuracy=0.6, test_images=192,
+        test_set_images=3589, partial_test=True,
+    )  # fmt: skip
+    table = comparison_markdown(load_rows([tmp_path / "a", tmp_path / "b"]))
+    assert "(official, n=192 of 3,589, partial)" in table and "(official, n=10)" in table
 
 
 def test_compare_errors_name_the_path(tmp_path: Path) -> None:

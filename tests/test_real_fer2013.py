@@ -88,3 +88,29 @@ def test_short_seeded_baseline_run_beats_majority_class(tmp_path: Path) -> None:
         accs = [float(r["val/acc"]) for r in csv.DictReader(fh) if r.get("val/acc")]
     assert accs, "no validation was logged"
     assert accs[-1] > majority + 0.05, f"val acc {accs[-1]:.3f} vs majority rate {majority:.3f}"
+
+
+def test_limit_val_batches_sees_every_class(tmp_path: Path) -> None:
+    """PublicTest is stored class by class: 5 batches of 64 were 320 'angry' images. A limited
+    validation is a seeded class-stratified subset: every class, in about its share."""
+    rc = main(
+        [
+            "validate",
+            "--exp",
+            "baseline_fer2013",
+            f"--data.data_dir={REAL_FER2013.parent}",
+            "--trainer.limit_val_batches=5",
+            "--trainer.enable_progress_bar=false",
+            "--data.num_workers=0",
+            f"--run_dir={tmp_path / 'run'}",
+        ]
+    )
+    assert rc == 0
+    with (tmp_path / "run" / "confusion_matrix_val.csv").open() as fh:
+        rows = list(csv.reader(fh))[1:]
+    assert [row[0] for row in rows] == list(FER7)
+    seen = np.array([sum(int(v) for v in row[1:]) for row in rows])
+    assert seen.sum() == 5 * 64
+    expected = 320 * np.array(COUNTS["val"]) / sum(COUNTS["val"])
+    assert (seen > 0).all(), f"classes missing from the limited validation: {seen.tolist()}"
+    np.testing.assert_allclose(seen, expected, atol=1.5)

@@ -15,9 +15,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
+from fer_lightning.data.splits import stratified_order
 from fer_lightning.data.transforms import (
     TransformSpec,
     build_pipeline,
@@ -209,10 +210,35 @@ class FERDataModule(L.LightningDataModule):
         per_process = -(-num_items // max(world, 1))
         return per_process % self.batch_size == 1
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
+    def _eval_limit(self, stage: str) -> int | float:
+        """The trainer's ``limit_<stage>_batches`` (1.0, everything, without a trainer)."""
+        limit = getattr(self.trainer, f"limit_{stage}_batches", None)
+        return 1.0 if limit is None else limit
+
+    def _limited(self, dataset: Dataset, split: str, stage: str) -> Dataset:
+        """``dataset`` in a seeded class-stratified order when the trainer evaluates only its
+        first batches (``--trainer.limit_{val,test,predict}_batches``): the items are in class
+        order, so those batches would otherwise hold the first class or two only."""
+        limit = self._eval_limit(stage)
+        if isinstance(limit, float) and limit >= 1.0:
+            return dataset
+        labels = self._split(split).labels
+        log.info(
+            "%s: --trainer.limit_%s_batches=%s evaluates a seeded class-stratified subset of "
+            "the %d images",
+            stage,
+            stage,
+            limit,
+            len(labels),
+        )
+        return Subset(dataset, stratified_order(labels, self.split_seed).tolist())
+
+    def _loader(self, split: str, train: bool, stage: str = "train") -> DataLoader:
         sampler = self.train_sampler() if train and self.weighted_sampler else None
         dataset = self.dataset(split, train=train)
-        if not train:  # under DDP: each image once (Lightning's sampler pads with repeats)
+        if not train:
+            dataset = self._limited(dataset, split, stage)
+            # under DDP: each image once (Lightning's sampler pads with repeats)
             sampler = eval_sampler(self.trainer, dataset)
         drop_last = train and self._drops_single_last_batch(len(dataset))
         if drop_last:
@@ -240,10 +266,10 @@ class FERDataModule(L.LightningDataModule):
         return self._loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
+        return self._loader("val", train=False, stage="val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self._loader("test", train=False, stage="test")
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self._loader("test", train=False, stage="predict")

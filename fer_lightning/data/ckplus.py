@@ -71,7 +71,13 @@ def read_ckplus(root: Path) -> dict[str, np.ndarray]:
             "subjects": np.array([s for _, _, s in items], dtype=np.int64),
         }
 
-    arrays = cached_arrays("ckplus", source_key(paths, root), build)
+    arrays = cached_arrays(
+        "ckplus",
+        source_key(paths, root),
+        build,
+        keys=("images", "labels", "subjects"),
+        length=len(items),
+    )
     arrays["paths"] = np.array([os.path.relpath(p, root) for p in paths])
     return arrays
 

@@ -192,7 +192,9 @@ class FER2013DataModule(FERDataModule):
             raise DataError(f"{root} has no {' or '.join(CSV_NAMES)} (data.source is 'csv')")
         if csv_path is not None:
             key = source_key([csv_path], root)
-            arrays = cached_arrays("fer2013-csv", key, lambda: read_csv(csv_path))
+            arrays = cached_arrays(
+                "fer2013-csv", key, lambda: read_csv(csv_path), keys=("images", "labels", "usage")
+            )
             self.sources = [f"{csv_path.name} row {i + 1}" for i in range(len(arrays["labels"]))]
             self.source_files = False
             return arrays
@@ -210,7 +212,13 @@ class FER2013DataModule(FERDataModule):
         prefix = len(os.fspath(root).rstrip(os.sep)) + 1
         self.sources = [p[prefix:].replace(os.sep, "/") for p, _, _ in items]
         self.source_files = True
-        return cached_arrays("fer2013-folder", key, lambda: read_folders(root, items))
+        return cached_arrays(
+            "fer2013-folder",
+            key,
+            lambda: read_folders(root, items),
+            keys=("images", "labels", "usage"),
+            length=len(items),
+        )
 
     def load_splits(self, root: Path) -> dict[str, Split]:
         arrays = self.read_all(root)

@@ -82,7 +82,8 @@ def read_rafdb(root: Path) -> dict[str, np.ndarray]:
             "split": np.array([SPLITS.index(s) for _, _, s in items], dtype=np.int8),
         }
 
-    return cached_arrays("rafdb", source_key([*paths, root / LABEL_FILE], root), build)
+    key = source_key([*paths, root / LABEL_FILE], root)
+    return cached_arrays("rafdb", key, build, keys=("images", "labels", "split"), length=len(items))
 
 
 class RAFDBDataModule(FERDataModule):

@@ -29,3 +29,25 @@ def stratified_split(
     mask = np.ones(len(labels), dtype=bool)
     mask[held_out] = False
     return np.flatnonzero(mask), held_out
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of ``range(len(labels))`` whose every prefix is a class-stratified
+    sample, for evaluating on the first batches only (``--trainer.limit_val_batches`` and
+    its siblings).
+
+    Each class's items, shuffled, are spread evenly over the order (item ``i`` of a class of
+    ``n`` at position key ``i / n``), so the first ``m`` items hold about ``m * n / N`` of that
+    class; every class's first item has key 0, so any prefix of at least as many items as there
+    are classes holds every class. The same labels and seed always give the same order.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    keys = np.zeros(len(labels))
+    ties = np.zeros(len(labels))
+    classes = np.unique(labels)
+    for cls, tie in zip(classes, rng.permutation(len(classes)), strict=True):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        keys[idx] = np.arange(len(idx)) / len(idx)
+        ties[idx] = tie
+    return np.lexsort((ties, keys))

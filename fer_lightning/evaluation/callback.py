@@ -114,6 +114,8 @@ class EvaluationReport(L.Callback):
             "git_dirty": dirty,
             "checkpoint": str(trainer.ckpt_path) if trainer.ckpt_path else None,
             "training_run": str(training_run_of(trainer.ckpt_path) or out_dir),
+            "test_set_images": _test_set_size(trainer),
+            "test_limit": trainer.limit_test_batches,
         }
 
     def write(
@@ -129,6 +131,14 @@ class EvaluationReport(L.Callback):
         report, summary, paths = write_report(
             out_dir, predictions, facts, history_dir=Path(facts["training_run"])
         )
+        if summary.get("partial_test"):
+            log.warning(
+                "the test report covers %d of the %d test images (--trainer.limit_test_batches=%s:"
+                " a seeded class-stratified subset); report.md and summary.json say so",
+                summary["test_images"],
+                summary["test_set_images"],
+                facts["test_limit"],
+            )
         log.info(
             "test report: %s (accuracy %.5f, macro F1 %.4f)",
             paths["report_md"],
@@ -139,6 +149,17 @@ class EvaluationReport(L.Callback):
             if isinstance(logger, WandbLogger):
                 _log_to_wandb(logger, report, paths)
         return report, summary, paths
+
+
+def _test_set_size(trainer: L.Trainer) -> int | None:
+    """Images in the (first) test dataloader's dataset: all of the test split, however many
+    batches ``--trainer.limit_test_batches`` lets the test see."""
+    loaders = trainer.test_dataloaders
+    loader = loaders[0] if isinstance(loaders, (list, tuple)) and loaders else loaders
+    try:
+        return len(loader.dataset)  # type: ignore[union-attr, arg-type]
+    except (AttributeError, TypeError):
+        return None
 
 
 def _gather(

@@ -61,6 +61,8 @@ def _cells(row: dict[str, Any]) -> list[str]:
     epochs = row.get("epochs")
     n = row.get("test_images")
     n_text = f"{n:,}" if isinstance(n, int) else "n/a"
+    if row.get("partial_test") and isinstance(row.get("test_set_images"), int):
+        n_text += f" of {row['test_set_images']:,}, partial"  # --trainer.limit_test_batches
     return [
         str(row.get("model") or "n/a"),
         f"{row.get('dataset') or 'n/a'} ({row.get('split') or 'n/a'}, n={n_text})",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fer_lightning.evaluation import plots
 from fer_lightning.evaluation.history import (
@@ -40,10 +43,16 @@ def build_summary(
         "dataset": facts.get("dataset"),
         "split": facts.get("split"),
         "test_images": report.total,
+        # All of the test split; more than test_images when --trainer.limit_test_batches cut it.
+        "test_set_images": facts.get("test_set_images") or report.total,
+        "partial_test": report.total < (facts.get("test_set_images") or report.total),
         "test_accuracy": report.accuracy,
         "macro_f1": report.macro["f1"],
         "weighted_f1": report.weighted["f1"],
-        "macro_auc": report.macro["auc"],
+        "macro_auc": _number(report.macro["auc"]),
+        "classes_absent": [
+            n for n, count in zip(report.class_names, report.support, strict=True) if not count
+        ],
         "parameters": facts.get("parameters"),
         "epochs": epochs_trained(history),
         "best_epoch": facts.get("best_epoch"),
@@ -61,15 +70,44 @@ def build_summary(
     }
 
 
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an undefined number is null."""
+    return None if math.isnan(value) else value
+
+
+def table_notes(report: ClassificationReport) -> list[str]:
+    """What n/a means in the table and which classes the macro average is over."""
+    notes = []
+    absent = [n for n, count in zip(report.class_names, report.support, strict=True) if not count]
+    if any(np.isnan(getattr(report, m)).any() for m in ("precision", "recall", "f1", "auc")):
+        notes.append(
+            "n/a: undefined (0/0): precision of a class never predicted, recall and ROC AUC of "
+            "a class absent from the test set."
+        )
+    if absent:
+        notes.append(
+            f"Absent from the test set: {', '.join(absent)}. The macro averages are over the "
+            f"{report.classes_present} classes present (a class never predicted counts there "
+            "with precision 0)."
+        )
+    return notes
+
+
 def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> str:
     tta = summary["tta"]
     tta_text = "none" if tta in (None, "none") else f"{tta} ({summary['tta_crop_size']} px crops)"
     params = summary["parameters"]
     ips = summary["images_per_sec"]
     best = summary["best_epoch"]
+    images = f"{summary['test_images']:,} test images"
+    if summary.get("partial_test"):
+        images = (
+            f"**partial evaluation: {summary['test_images']:,} of the "
+            f"{summary['test_set_images']:,} test images** (a seeded class-stratified subset, "
+            "--trainer.limit_test_batches)"
+        )
     facts = [
-        f"- dataset: {summary['dataset']}, split `{summary['split']}`, "
-        f"{summary['test_images']:,} test images",
+        f"- dataset: {summary['dataset']}, split `{summary['split']}`, {images}",
         f"- model: {summary['model']}, "
         + (f"{params:,} parameters" if params is not None else "parameters n/a"),
         f"- checkpoint: `{summary['checkpoint']}`"
@@ -91,6 +129,7 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
             "",
             report.markdown_table(),
             "",
+            *(f"{note}\n" for note in table_notes(report)),
             "![confusion matrix](confusion_matrix.png)",
             "",
             "![ROC curves](roc.png)",
@@ -114,7 +153,10 @@ def write_report(
     report = compute_report(predictions)
     history = read_epoch_metrics(history_dir or out_dir)
     summary = build_summary(report, facts, history)
-    title = f"{summary['experiment']} ({summary['dataset']}, test n={report.total:,})"
+    n = f"{report.total:,}"
+    if summary["partial_test"]:
+        n += f" of {summary['test_set_images']:,}"
+    title = f"{summary['experiment']} ({summary['dataset']}, test n={n})"
     paths = {
         "predictions": predictions.save(out_dir),
         "report_csv": report.write_csv(out_dir / CSV_NAME),
