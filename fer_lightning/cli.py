@@ -99,7 +99,8 @@ class FERLightningCLI(LightningCLI):
         set_cli_args(parser, args)
         super().parse_arguments(parser, args)
         if self.config.get("subcommand"):  # before Lightning itself loads the checkpoint
-            check_ckpt_path(self.config[self.config.subcommand].get("ckpt_path"))
+            subcommand = self.config.subcommand
+            check_ckpt_path(subcommand, self.config[subcommand].get("ckpt_path"))
 
     def instantiate_classes(self) -> None:
         try:

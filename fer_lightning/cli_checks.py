@@ -227,10 +227,20 @@ def one_sentence(message: str, parser: Any, args: list[str], cwd: str = ".") -> 
 
 
 # ------------------------------------------------------------------------------ checkpoints
-def check_ckpt_path(ckpt_path: str | None) -> None:
+def check_ckpt_path(subcommand: str, ckpt_path: str | None) -> None:
     """A ``--ckpt_path`` file that Lightning could not resume or test from is refused here, in
     one sentence, before Lightning loads it (its own errors are tracebacks, one of which
-    advises an unsafe ``torch.load``)."""
+    advises an unsafe ``torch.load``).
+
+    ``last`` / ``best`` name checkpoints of a fit in the same process; outside ``fit`` (where
+    ``last`` resumes the experiment's latest run) Lightning would find none and evaluate the
+    untrained model with only a warning, so they are refused too."""
+    if ckpt_path in ("last", "best") and subcommand != "fit":
+        raise FERUserError(
+            f"--ckpt_path {ckpt_path} means a checkpoint of a fit in this same command, so "
+            f"'{subcommand}' has none; give the checkpoint file, e.g. --ckpt_path "
+            "runs/<experiment>/<run>/checkpoints/last.ckpt"
+        )
     if not ckpt_path or ckpt_path in SPECIAL_CKPT or str(ckpt_path).startswith("registry"):
         return
     from fer_lightning.inference.checkpoint import check_checkpoint
@@ -286,9 +296,13 @@ class RemoveOnFailure:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        # The directories this command would create: the run's and any missing parents below
-        # the runs root (runs/<experiment>/).
-        self.created = [p for p in [run_dir, run_dir.parent] if not p.exists()]
+        # The directories this command would create: the run's and its missing parents
+        # (runs/<experiment>/, runs/).
+        self.created = []
+        for path in [run_dir, *run_dir.parents]:
+            if path.exists():
+                break
+            self.created.append(path)
 
     def clean(self, error: BaseException, data_loaded: bool) -> None:
         if data_loaded or not isinstance(error, FERUserError) or not self.created:

@@ -135,6 +135,16 @@ CASES = [
         ["predict", "--exp", "baseline_fer2013", "--ckpt_path={empty_file}"],
         ["{empty_file}", "empty"],
     ),
+    Case(
+        "test: --ckpt_path last",
+        ["test", "--exp", "baseline_fer2013", "--ckpt_path=last"],
+        ["--ckpt_path last", "'test'", "checkpoint file"],
+    ),
+    Case(
+        "validate: --ckpt_path best",
+        ["validate", "--exp", "baseline_fer2013", "--ckpt_path=best"],
+        ["--ckpt_path best", "'validate'"],
+    ),
     # item 12: FER_RUNS_DIR / --run_dir that cannot be written
     Case(
         "FER_RUNS_DIR is a file",
