@@ -29,6 +29,17 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from fer_lightning import commands, crossdataset, experiments, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
+from fer_lightning.cli_checks import (
+    FERArgumentParser,
+    KeepFirstConfig,
+    RemoveOnFailure,
+    check_ckpt_path,
+    check_run_dir,
+    make_run_dir,
+    quiet_seed_message,
+    set_cli_args,
+    user_error_of,
+)
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.callback import EvaluationReport
@@ -91,6 +102,42 @@ class FERLightningCLI(LightningCLI):
         keep_trainable(optimizer)
         config = LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
         return plateau_on_validation_epochs(lightning_module, config)
+
+    # ------------------------------------------------- bad input: one sentence, no debris
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:  # noqa: ANN001
+        set_cli_args(parser, args)
+        super().parse_arguments(parser, args)
+        if self.config.get("subcommand"):  # before Lightning itself loads the checkpoint
+            subcommand = self.config.subcommand
+            check_ckpt_path(subcommand, self.config[subcommand].get("ckpt_path"))
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except Exception as err:
+            user_error = user_error_of(err)
+            self._remove_on_failure.clean(user_error or err, data_loaded=False)
+            if user_error is None:
+                raise
+            raise user_error from None
+
+    def _check_data_location(self) -> None:
+        """A wrong data root, before the trainer is made and the run directory created."""
+        check_location = getattr(self.datamodule, "check_location", None)
+        if check_location is not None:
+            check_location()
+
+    def _set_seed(self) -> None:
+        with quiet_seed_message():  # printed before the settings are checked; see config.yaml
+            super()._set_seed()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException as err:
+            loaded = getattr(self.datamodule, "splits", None) is not None
+            self._remove_on_failure.clean(err, data_loaded=loaded)
+            raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -198,6 +245,8 @@ class FERLightningCLI(LightningCLI):
             n = 1
             while run_dir.exists():  # two runs started in the same second keep their own
                 run_dir, n = base.with_name(f"{base.name}-{n}"), n + 1
+        check_run_dir(run_dir, explicit=bool(cfg.get("run_dir")))
+        self._remove_on_failure = RemoveOnFailure(run_dir)
         self.run_dir = run_dir
         os.environ[RUN_DIR_ENV] = str(run_dir)
 
@@ -224,12 +273,13 @@ class FERLightningCLI(LightningCLI):
         return loggers
 
     def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
+        self._check_data_location()
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("precision") is None:
             kwargs["precision"] = auto_precision()
         if trainer_cfg.get("logger") in (None, True):
             if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
-                self.run_dir.mkdir(parents=True, exist_ok=True)
+                make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
             kwargs["logger"] = self._loggers()
         if trainer_cfg.get("enable_progress_bar") is not False:
             callbacks = trainer_cfg.get("callbacks") or []
@@ -349,6 +399,8 @@ def _cli(args: list[str]) -> FERLightningCLI:
         args=_expand_exp(args),
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
+        save_config_callback=KeepFirstConfig,
+        parser_class=FERArgumentParser,
         parser_kwargs={"description": DESCRIPTION},
     )
 

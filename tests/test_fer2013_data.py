@@ -253,7 +253,8 @@ def test_wrong_image_size_is_named(fer_folder: Path) -> None:
 
 def test_missing_data_root(tmp_path: Path, cache_dir: Path) -> None:
     with pytest.raises(
-        DataError, match=r"FER2013 not found: .*nowhere.* does not exist; set FER_DATA_DIR"
+        DataError,
+        match=r"FER2013 not found: .*nowhere.* does not exist; looked for .*; set FER_DATA_DIR",
     ):
         FER2013DataModule(data_dir=str(tmp_path / "nowhere")).setup()
 

@@ -73,7 +73,9 @@ def test_validation_is_stratified_seeded_and_disjoint(tmp_path: Path, cache_dir:
 
 def test_missing_label_file(rafdb: Path) -> None:
     (rafdb / "rafdb" / "basic" / LABEL_FILE).unlink()
-    with pytest.raises(DataError, match="list_patition_label.txt not found"):
+    with pytest.raises(
+        DataError, match="RAF-DB not found: .*list_patition_label.txt does not exist; looked for"
+    ):
         RAFDBDataModule(data_dir=str(rafdb)).setup()
 
 
@@ -156,4 +158,4 @@ def test_cli_bad_rafdb_is_one_line(rafdb: Path, capsys: pytest.CaptureFixture[st
         ]
     )
     assert rc == 2
-    assert "list_patition_label.txt not found" in capsys.readouterr().err
+    assert "list_patition_label.txt does not exist; looked for" in capsys.readouterr().err

@@ -27,10 +27,44 @@ from fer_lightning.data.transforms import (
 )
 from fer_lightning.data.tta import TTA, TenCropDataset, default_crop_size
 from fer_lightning.distributed import eval_sampler
-from fer_lightning.errors import FERUserError
+from fer_lightning.errors import DataError, FERUserError
 from fer_lightning.paths import data_root
 
 log = logging.getLogger(__name__)
+
+
+def check_settings(
+    *,
+    batch_size: int,
+    num_workers: int,
+    image_size: int,
+    channels: int,
+    mean: float | list[float],
+    std: float | list[float],
+    val_fraction: float,
+) -> None:
+    """Refuse impossible data settings when the datamodule is configured, before any data is
+    read, each in one sentence naming the ``data.*`` key (not the library that would fail)."""
+
+    def bad(key: str, value: object, valid: str) -> FERUserError:
+        return FERUserError(f"data.{key} must be {valid}, got {value!r}")
+
+    if isinstance(batch_size, bool) or batch_size < 1:
+        raise bad("batch_size", batch_size, "a positive integer")
+    if num_workers < 0:
+        raise bad("num_workers", num_workers, "0 (load in the main process) or more")
+    if image_size < 1:
+        raise bad("image_size", image_size, "a positive number of pixels (e.g. 48)")
+    if channels not in (1, 3):
+        raise bad("channels", channels, "1 (grayscale) or 3 (RGB / gray replicated)")
+    if not 0 < val_fraction < 1:
+        raise bad("val_fraction", val_fraction, "a fraction strictly between 0 and 1")
+    for key, value in (("mean", mean), ("std", std)):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if len(values) not in (1, 3):
+            raise bad(key, value, "a number or a list of 3 (one per RGB channel)")
+        if key == "std" and any(v <= 0 for v in values):
+            raise bad(key, value, "positive (the images are divided by it)")
 
 
 @dataclass
@@ -58,6 +92,9 @@ class FERDataModule(L.LightningDataModule):
     folder: str = ""
     #: PIL mode of the decoded images, "L" or "RGB": ``recognize`` converts faces to it.
     image_mode: str = "L"
+    #: The dataset's name and what its folder holds, for :meth:`not_found`.
+    title: str = ""
+    layout: str = ""
 
     def __init__(
         self,
@@ -98,8 +135,15 @@ class FERDataModule(L.LightningDataModule):
                 ``image_size`` (40 of 48, as qutub2023).
         """
         super().__init__()
-        if channels not in (1, 3):
-            raise ValueError(f"data.channels must be 1 or 3, got {channels}")
+        check_settings(
+            batch_size=batch_size,
+            num_workers=num_workers,
+            image_size=image_size,
+            channels=channels,
+            mean=mean,
+            std=std,
+            val_fraction=val_fraction,
+        )
         resolve_augment(augment)  # fail at config time, not after loading the data
         self.save_hyperparameters()
         self.data_dir = data_dir
@@ -139,6 +183,27 @@ class FERDataModule(L.LightningDataModule):
         base = data_root(self.data_dir)
         nested = base / self.folder
         return nested if nested.exists() or not base.exists() else base
+
+    def not_found(self, detail: str) -> DataError:
+        """The dataset is not where it was looked for: say where that was and what it holds."""
+        base = data_root(self.data_dir)
+        return DataError(
+            f"{self.title or type(self).__name__} not found: {detail}; looked for "
+            f"{base / self.folder}/ (or --data.data_dir naming that folder itself) holding "
+            f"{self.layout}; set FER_DATA_DIR or --data.data_dir to the folder that holds "
+            f"{self.folder}/"
+        )
+
+    def layout_problem(self, root: Path) -> str | None:
+        """What is wrong with the dataset folder ``root`` at a glance (no file is decoded),
+        or None; subclasses check their own layout."""
+        return None if root.is_dir() else f"{root} does not exist"
+
+    def check_location(self) -> None:
+        """Refuse a wrong data root (:meth:`not_found`) before anything is loaded or created."""
+        problem = self.layout_problem(self.root)
+        if problem:
+            raise self.not_found(problem)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:

@@ -119,6 +119,8 @@ class CKPlusDataModule(FERDataModule):
 
     class_names = CKPLUS7
     folder = "ckplus"
+    title = "CK+"
+    layout = f"one folder of 48x48 images per class ({', '.join(CKPLUS7)})"
 
     def __init__(
         self,
@@ -147,7 +149,17 @@ class CKPlusDataModule(FERDataModule):
         self.fold = fold
         self.num_folds = num_folds
 
+    def layout_problem(self, root: Path) -> str | None:
+        if not root.is_dir():
+            return f"{root} does not exist"
+        if not any(entry.is_dir() for entry in os.scandir(root)):
+            return f"{root} holds no class folders"
+        return None
+
     def load_splits(self, root: Path) -> dict[str, Split]:
+        problem = self.layout_problem(root)
+        if problem:
+            raise self.not_found(problem)
         arrays = read_ckplus(root)
         data = Split(arrays["images"], arrays["labels"], arrays["subjects"])
         if self.split == "subject":

@@ -141,6 +141,8 @@ class FER2013DataModule(FERDataModule):
 
     class_names = FER7
     folder = "fer2013"
+    title = "FER2013"
+    layout = "train/<class>/*.jpg and test/<class>/*.jpg, or fer2013.csv"
 
     def __init__(
         self,
@@ -177,19 +179,27 @@ class FER2013DataModule(FERDataModule):
         #: What the cleaning options dropped: ``{"<reason>/<split>": [names]}``.
         self.dropped: dict[str, list[str]] = {}
 
+    def layout_problem(self, root: Path) -> str | None:
+        if not root.is_dir():
+            return f"{root} does not exist"
+        csv_path = self._find_csv(root) if self.source in ("auto", "csv") else None
+        if self.source == "csv" and csv_path is None:
+            return f"{root} has no {' or '.join(CSV_NAMES)} (data.source is 'csv')"
+        lacking = [f"{d}/" for d in ("train", "test") if not (root / d).is_dir()]
+        if csv_path is None and lacking:
+            no_csv = "" if self.source == "folder" else f" and no {CSV_NAMES[0]}"
+            return f"{root} has no {' or '.join(lacking)} folder{no_csv}"
+        return None
+
     def _find_csv(self, root: Path) -> Path | None:
         return next((root / n for n in CSV_NAMES if (root / n).is_file()), None)
 
     def read_all(self, root: Path) -> dict[str, np.ndarray]:
         """All images with labels and usage codes, decoded once and cached."""
-        if not root.exists():
-            raise DataError(
-                f"FER2013 not found: {root} does not exist; set FER_DATA_DIR or --data.data_dir "
-                "to the folder that holds fer2013/"
-            )
+        problem = self.layout_problem(root)
+        if problem:
+            raise self.not_found(problem)
         csv_path = self._find_csv(root) if self.source in ("auto", "csv") else None
-        if self.source == "csv" and csv_path is None:
-            raise DataError(f"{root} has no {' or '.join(CSV_NAMES)} (data.source is 'csv')")
         if csv_path is not None:
             key = source_key([csv_path], root)
             arrays = cached_arrays(

@@ -92,6 +92,8 @@ class RAFDBDataModule(FERDataModule):
     class_names = FER7
     folder = "rafdb/basic"
     image_mode = "RGB"
+    title = "RAF-DB"
+    layout = f"{LABEL_FILE.as_posix()} and {ALIGNED.as_posix()}/*_aligned.jpg"
 
     def __init__(self, *, image_size: int = SIDE, channels: int = 3, **kwargs) -> None:
         """
@@ -102,12 +104,17 @@ class RAFDBDataModule(FERDataModule):
         """
         super().__init__(image_size=image_size, channels=channels, **kwargs)
 
+    def layout_problem(self, root: Path) -> str | None:
+        if not root.is_dir():
+            return f"{root} does not exist"
+        if not (root / LABEL_FILE).is_file():
+            return f"{root / LABEL_FILE} does not exist"
+        return None
+
     def load_splits(self, root: Path) -> dict[str, Split]:
-        if not root.exists():
-            raise DataError(
-                f"RAF-DB not found: {root} does not exist; set FER_DATA_DIR or --data.data_dir "
-                "to the folder that holds rafdb/basic/"
-            )
+        problem = self.layout_problem(root)
+        if problem:
+            raise self.not_found(problem)
         arrays = read_rafdb(root)
         data = Split(arrays["images"], arrays["labels"])
         train = np.flatnonzero(arrays["split"] == 0)

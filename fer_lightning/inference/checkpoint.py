@@ -18,6 +18,7 @@ import inspect
 import pickle
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,11 @@ class LoadedModel:
         )
 
 
-def safe_load(path: str | Path) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU; anything else is one sentence."""
+def safe_load(path: str | Path, mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; anything else is one sentence.
+
+    ``mmap``: map the tensors instead of reading them (only to look at the keys: cheap for
+    a large checkpoint); used only where the file is a zip archive, which mmap needs."""
     path = Path(path)
     if not path.exists():
         raise FERUserError(f"checkpoint {path} does not exist")
@@ -63,7 +67,8 @@ def safe_load(path: str | Path) -> Any:
     try:
         with warnings.catch_warnings():  # torch warns before refusing newer pickle protocols
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            mmap = mmap and zipfile.is_zipfile(path)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" not in str(err):
             raise FERUserError(
@@ -88,10 +93,11 @@ def safe_load(path: str | Path) -> Any:
         ) from None
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """The :class:`FERClassifier` of a ``fit`` checkpoint, in eval mode on ``device``."""
+def check_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """The contents of a Lightning checkpoint (a dict with a ``state_dict``); a missing,
+    foreign or bare-weights file is one sentence."""
     path = Path(path)
-    ckpt = safe_load(path)
+    ckpt = safe_load(path, mmap=mmap)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         if (
             isinstance(ckpt, dict)
@@ -106,6 +112,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             f"checkpoint {path} is not a Lightning checkpoint (no 'state_dict'); use one "
             "written by 'fer-lightning fit'"
         )
+    return ckpt
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """The :class:`FERClassifier` of a ``fit`` checkpoint, in eval mode on ``device``."""
+    path = Path(path)
+    ckpt = check_checkpoint(path)
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or "backbone" not in hparams:
         raise FERUserError(

@@ -27,6 +27,7 @@ from torchmetrics.classification import (
     MulticlassStatScores,
 )
 
+from fer_lightning.errors import FERUserError
 from fer_lightning.models.backbones import create_backbone
 from fer_lightning.models.heads import create_head
 
@@ -85,6 +86,13 @@ class FERClassifier(L.LightningModule):
                 their parameter names); the first steps are slow while it compiles.
         """
         super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise FERUserError(
+                f"model.label_smoothing must be within 0 (none) and 1 (exclusive), "
+                f"got {label_smoothing}"
+            )
+        if aux_loss_weight < 0:
+            raise FERUserError(f"model.aux_loss_weight must be 0 or more, got {aux_loss_weight}")
         self.save_hyperparameters()
         self.class_names = list(class_names or [str(i) for i in range(num_classes)])
         if len(self.class_names) != num_classes:
