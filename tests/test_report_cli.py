@@ -117,8 +117,10 @@ def test_fit_report_regenerate_tta_and_compare(
     printed = capsys.readouterr().out
     assert printed == table_file.read_text()
     lines = printed.splitlines()
-    assert len(lines) == 4 and "| model | dataset | test accuracy |" in lines[0]
-    accuracies = [float(line.split("|")[3].split("%")[0]) for line in lines[2:]]
+    assert len(lines) == 6 and "| model | dataset | test accuracy |" in lines[0]
+    # same test images (TTA changes the model's input, not the images): a McNemar p-value
+    assert 0 < float(lines[3].split("|")[7]) <= 1 and "McNemar" in lines[5]
+    accuracies = [float(line.split("|")[3].split("%")[0]) for line in lines[2:4]]
     assert accuracies == sorted(accuracies, reverse=True)
     assert sum("(ten-crop)" in line for line in lines) == 1
 

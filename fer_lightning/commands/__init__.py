@@ -21,6 +21,9 @@ SUBCOMMANDS: dict[str, str] = {
     "cv": "fer_lightning.commands.cv:main",
     "recognize": "fer_lightning.commands.recognize:main",
     "export": "fer_lightning.commands.export:main",
+    "ensemble": "fer_lightning.commands.ensemble:main",
+    "seeds": "fer_lightning.commands.seeds:main",
+    "explain": "fer_lightning.commands.explain:main",
 }
 
 

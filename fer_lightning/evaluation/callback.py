@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
+from fer_lightning.evaluation.stats import fingerprint_test_set
 from fer_lightning.evaluation.summary import git_commit
 
 log = logging.getLogger("fer_lightning")
@@ -42,6 +44,7 @@ class EvaluationReport(L.Callback):
     def __init__(self, experiment: str | None = None) -> None:
         self.experiment = experiment
         self.checkpoint_epoch: int | None = None
+        self.checkpoint_selection: str | None = None
         self.last: tuple[ClassificationReport, dict[str, Any], dict[str, Path]] | None = None
         self._probs: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
@@ -50,6 +53,7 @@ class EvaluationReport(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         self.checkpoint_epoch = checkpoint.get("epoch")
+        self.checkpoint_selection = checkpoint_selection(checkpoint)
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._probs, self._targets = [], []
@@ -110,6 +114,12 @@ class EvaluationReport(L.Callback):
             "git_dirty": dirty,
             "checkpoint": str(trainer.ckpt_path) if trainer.ckpt_path else None,
             "training_run": str(training_run_of(trainer.ckpt_path) or out_dir),
+            "checkpoint_selection": (
+                self.checkpoint_selection
+                if trainer.ckpt_path
+                else "none: the model's weights as they are (no checkpoint loaded)"
+            ),
+            "test_fingerprint": fingerprint_of(dm),
         }
 
     def write(
@@ -137,6 +147,38 @@ class EvaluationReport(L.Callback):
         return report, summary, paths
 
 
+def checkpoint_selection(checkpoint: dict[str, Any]) -> str:
+    """How the loaded checkpoint was chosen, from its ModelCheckpoint state: the monitored
+    metric, its mode and best value (a metric of the test split is called out)."""
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not str(key).startswith("ModelCheckpoint") or not isinstance(state, dict):
+            continue
+        monitor = state.get("monitor")
+        if not monitor:
+            continue
+        mode = re.search(r"'mode': '(\w+)'", str(key))
+        best = state.get("best_model_score")
+        best_text = f", best {float(best):.4f}" if best is not None else ""
+        split = str(monitor).split("/")[0]
+        where = {"val": "the validation split", "train": "the training split"}.get(split)
+        if split == "test":
+            where = "THE TEST SPLIT (the test figures are then biased upwards)"
+        return (
+            f"best `{monitor}` ({mode.group(1) if mode else 'max'}{best_text}) on "
+            f"{where or f'split {split!r}'}, epoch {checkpoint.get('epoch')}"
+        )
+    return f"no monitored metric recorded in the checkpoint (epoch {checkpoint.get('epoch')})"
+
+
+def fingerprint_of(datamodule: Any) -> str | None:
+    """The test split's :func:`fingerprint_test_set` when the data module has loaded it."""
+    splits = getattr(datamodule, "splits", None)
+    test = splits.get("test") if isinstance(splits, dict) else None
+    if test is None or not hasattr(test, "images"):
+        return None
+    return fingerprint_test_set(test.images, test.labels)
+
+
 def _gather(
     pl_module: L.LightningModule, probs: torch.Tensor, targets: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,10 +194,17 @@ def _gather(
     padded_targets[: len(targets)] = targets.to(device)
     all_probs = pl_module.all_gather(padded_probs)
     all_targets = pl_module.all_gather(padded_targets)
-    return (
-        torch.cat([all_probs[r, :n] for r, n in enumerate(sizes)]),
-        torch.cat([all_targets[r, :n] for r, n in enumerate(sizes)]),
-    )
+    probs = torch.cat([all_probs[r, :n] for r, n in enumerate(sizes)])
+    targets = torch.cat([all_targets[r, :n] for r, n in enumerate(sizes)])
+    # Back to the dataset's order (UnrepeatedDistributedSampler: rank r holds r, r+W, r+2W...),
+    # so that per-image results pair up across runs and with the test images.
+    world, total = len(sizes), sum(sizes)
+    if all(len(range(r, total, world)) == n for r, n in enumerate(sizes)):
+        order = torch.cat([torch.arange(r, total, world) for r in range(world)])
+        restored = torch.empty_like(order)
+        restored[order] = torch.arange(len(order))
+        probs, targets = probs[restored.to(probs.device)], targets[restored.to(targets.device)]
+    return probs, targets
 
 
 def _log_to_wandb(
