@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
+from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
 from fer_lightning.evaluation.stats import fingerprint_test_set
@@ -132,9 +134,12 @@ class EvaluationReport(L.Callback):
         from fer_lightning.evaluation.writer import write_report  # matplotlib: only when used
 
         facts = self.facts(trainer, pl_module, out_dir)
+        facts["explanations"] = write_explanations(trainer, pl_module, predictions, out_dir)
         report, summary, paths = write_report(
             out_dir, predictions, facts, history_dir=Path(facts["training_run"])
         )
+        if facts["explanations"]:
+            paths["explanations"] = facts["explanations"]
         log.info(
             "test report: %s (accuracy %.5f, macro F1 %.4f)",
             paths["report_md"],
@@ -144,7 +149,41 @@ class EvaluationReport(L.Callback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 _log_to_wandb(logger, report, paths)
+                _log_wandb_plots(logger, predictions, summary)
         return report, summary, paths
+
+
+def write_explanations(
+    trainer: L.Trainer, pl_module: L.LightningModule, predictions: Predictions, out_dir: Path
+) -> Path | None:
+    """``explanations.png`` from the datamodule's test images (in the predictions' order);
+    None, with a warning, where the model or the data do not allow it."""
+    from fer_lightning.data.dataset import ArrayDataset
+    from fer_lightning.evaluation import plots
+    from fer_lightning.evaluation.explain import explanations_figure
+    from fer_lightning.evaluation.writer import EXPLANATIONS_PNG
+
+    dm = trainer.datamodule
+    if dm is None or not hasattr(dm, "dataset") or not hasattr(pl_module, "backbone"):
+        return None
+    dataset = dm.dataset("test")
+    while not isinstance(dataset, ArrayDataset) and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset  # ten-crop TTA wraps the plain test images
+    labels = getattr(dataset, "labels", None)
+    if labels is None or not np.array_equal(np.asarray(labels), predictions.targets):
+        log.warning("explanations.png skipped: the test images do not match the predictions")
+        return None
+
+    def inputs(indices: list[int]) -> torch.Tensor:
+        return torch.stack([dataset[i][0] for i in indices])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fig = explanations_figure(pl_module, predictions, inputs, dm.mean, dm.std)
+    except FERUserError as err:
+        log.warning("explanations.png skipped: %s", err)
+        return None
+    return plots.save(fig, out_dir / EXPLANATIONS_PNG)
 
 
 def checkpoint_selection(checkpoint: dict[str, Any]) -> str:
@@ -207,11 +246,54 @@ def _gather(
     return probs, targets
 
 
+def log_checkpoint_artifact(loggers: list[Any], path: Path) -> None:
+    """The best checkpoint as a W&B model artifact (alias ``best``) of every W&B logger that
+    does not upload it itself (its ``log_model``, which Lightning refuses offline)."""
+    import wandb
+
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger) or logger._log_model:
+            continue
+        artifact = wandb.Artifact(
+            f"model-{logger.experiment.id}", type="model", metadata={"checkpoint": path.name}
+        )
+        artifact.add_file(str(path), name="model.ckpt")
+        logger.experiment.log_artifact(artifact, aliases=["best"])
+
+
+def _log_wandb_plots(
+    logger: WandbLogger, predictions: Predictions, summary: dict[str, Any]
+) -> None:
+    """W&B's interactive confusion matrix and ROC curves, and the intervals and ECE in the
+    run summary."""
+    import wandb
+
+    names = list(predictions.class_names)
+    logger.experiment.log(
+        {
+            "test/confusion_matrix_plot": wandb.plot.confusion_matrix(
+                y_true=predictions.targets.tolist(),
+                preds=predictions.predicted.tolist(),
+                class_names=names,
+            ),
+            "test/roc_plot": wandb.plot.roc_curve(
+                predictions.targets, predictions.probs, labels=names
+            ),
+        }
+    )
+    run_summary = logger.experiment.summary
+    for key in ("test_accuracy_ci95", "macro_f1_ci95"):
+        low, high = summary[key]
+        run_summary[f"test/{key}_low"], run_summary[f"test/{key}_high"] = low, high
+    run_summary["test/ece"] = summary["ece"]
+
+
 def _log_to_wandb(
     logger: WandbLogger, report: ClassificationReport, paths: dict[str, Path]
 ) -> None:
     """The pictures as ``wandb.Image`` and the classification report as a ``wandb.Table``."""
-    for key in ("confusion", "roc", "curves"):
-        logger.log_image(key=f"test/{paths[key].stem}", images=[str(paths[key])])
+    for key in ("confusion", "roc", "curves", "reliability", "explanations"):
+        if key in paths:
+            logger.log_image(key=f"test/{paths[key].stem}", images=[str(paths[key])])
     rows = [[row[c] for c in CSV_COLUMNS] for row in report.rows()]
     logger.log_table(key="test/classification_report", columns=CSV_COLUMNS, data=rows)
