@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import wandb
+from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning.cli import main, run_cli
 from fer_lightning.evaluation import Predictions
@@ -164,17 +166,19 @@ def test_wandb_gets_the_pictures_and_the_table(
     names = sorted(p.parent.name + "/" + p.name.rsplit("_", 2)[0] for p in images)
     expected = ["confusion_matrix", "curves", "explanations", "reliability", "roc"]
     assert names == [f"test/{name}" for name in expected], names
-    # W&B's interactive confusion matrix and ROC: their tables, and the custom charts
-    tables = sorted(p.name.rsplit("_", 2)[0] for p in (wandb_run / "files").rglob("*.table.json"))
-    print(tables)
-    summary = json.loads((wandb_run / "files" / "wandb-summary.json").read_text())
-    print(sorted(summary))
+    # W&B's interactive confusion matrix and ROC (wandb.plot.*: a table behind each chart)
+    tables = {p.name.rsplit("_", 2)[0] for p in (wandb_run / "files").rglob("*.table.json")}
+    assert {"confusion_matrix_plot_table", "roc_plot_table"} <= tables, tables
+    (logger,) = [lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger)]
+    summary = logger.experiment.summary
     assert 0 <= summary["test/ece"] <= 1
     low, high = summary["test/test_accuracy_ci95_low"], summary["test/test_accuracy_ci95_high"]
     assert low <= summary["test/acc"] <= high
-    # --wandb_log_model: the best checkpoint is an artifact of the run
+    # --wandb_log_model: the best checkpoint is a model artifact of the (offline) run
+    run_id = logger.experiment.id
+    wandb.finish()
     (record,) = wandb_run.glob("*.wandb")
-    print([l for l in record.read_bytes().split(b"\x00") if b"model-" in l][:5])
+    assert f"model-{run_id}".encode() in record.read_bytes()
     (table,) = (wandb_run / "files" / "media" / "table" / "test").glob(
         "classification_report_*.table.json"
     )

@@ -269,18 +269,22 @@ def _log_wandb_plots(
     import wandb
 
     names = list(predictions.class_names)
-    logger.experiment.log(
-        {
-            "test/confusion_matrix_plot": wandb.plot.confusion_matrix(
-                y_true=predictions.targets.tolist(),
-                preds=predictions.predicted.tolist(),
-                class_names=names,
-            ),
-            "test/roc_plot": wandb.plot.roc_curve(
-                predictions.targets, predictions.probs, labels=names
-            ),
-        }
-    )
+    plots = {
+        "test/confusion_matrix_plot": wandb.plot.confusion_matrix(
+            y_true=predictions.targets.tolist(),
+            preds=predictions.predicted.tolist(),
+            class_names=names,
+        )
+    }
+    # wandb's roc_curve takes probability column i for the i-th class present in y_true, so
+    # it would mislabel the curves when a class is absent from the test labels.
+    if len(np.unique(predictions.targets)) == len(names):
+        plots["test/roc_plot"] = wandb.plot.roc_curve(
+            predictions.targets, predictions.probs, labels=names
+        )
+    else:
+        log.info("W&B roc_plot skipped: a class is absent from the test labels (see roc.png)")
+    logger.experiment.log(plots)
     run_summary = logger.experiment.summary
     for key in ("test_accuracy_ci95", "macro_f1_ci95"):
         low, high = summary[key]
