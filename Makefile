@@ -13,7 +13,7 @@ STAMP := $(VENV)/.fer-lightning-installed
 # (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install train cv sweep test lint format experiments compare bench publish tables clean
+.PHONY: install train cv seeds sweep test lint format experiments compare bench publish tables clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ train: install
 # k-fold cross-validation (experiments whose data has folds, e.g. EXP=cnn_ckplus): mean ± std.
 cv: install
 	$(BIN)/fer-lightning cv --exp $(EXP) $(ARGS)
+
+# The experiment trained and tested with N seeds (each its own run directory): mean ± std of the
+# test accuracy and macro F1 in runs/<experiment>/<timestamp>-seeds/seeds.json.
+N ?= 3
+seeds: install
+	$(BIN)/fer-lightning seeds --exp $(EXP) --n $(N) $(ARGS)
 
 # A grid of normal runs (optimizer x learning rate, ...) from a W&B sweep file; results table in
 # runs/sweeps/<name>/<timestamp>/results.{md,csv}. ARGS go to every run.

@@ -42,7 +42,7 @@ from fer_lightning.cli_checks import (
 )
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
-from fer_lightning.evaluation.callback import EvaluationReport
+from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
@@ -161,6 +161,13 @@ class FERLightningCLI(LightningCLI):
         )
         parser.add_argument("--wandb_project", type=str, default="fer-lightning")
         parser.add_argument(
+            "--wandb_log_model",
+            type=bool | Literal["all"],
+            default=False,
+            help="Upload checkpoints to W&B as artifacts (WandbLogger's log_model: true = at "
+            "the end of training, the best one aliased 'best'; all = as they are saved).",
+        )
+        parser.add_argument(
             "--test_after_fit",
             type=bool,
             default=True,
@@ -266,7 +273,8 @@ class FERLightningCLI(LightningCLI):
                 offline=mode in ("offline", "dryrun"),
                 id=run_id,
                 resume="allow" if run_id else None,
-                log_model=False,
+                # Lightning refuses log_model offline; after_fit then logs the best itself.
+                log_model=cfg.get("wandb_log_model") or False if mode == "online" else False,
                 group=self.experiment,
             )
             loggers.append(wandb)
@@ -324,6 +332,8 @@ class FERLightningCLI(LightningCLI):
             (cb.best_model_path for cb in self.trainer.checkpoint_callbacks if cb.monitor), ""
         )
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+        if best and self._cfg().get("wandb_log_model") and self.trainer.is_global_zero:
+            log_checkpoint_artifact(self.trainer.loggers, Path(best))
 
 
 def _expand_exp(args: list[str]) -> list[str]:

@@ -188,10 +188,14 @@ def test_compare_sorts_by_accuracy(tmp_path: Path) -> None:
     rows = load_rows(find_runs([tmp_path / "runs"]))
     assert [r["experiment"] for r in rows] == ["high", "mid", "low"]
     table = comparison_markdown(rows).splitlines()
-    header = "model | dataset | test accuracy | parameters | training time | epochs | experiment"
+    header = (
+        "model | dataset | test accuracy | 95 % CI | macro F1 | ECE | p vs best | parameters "
+        "| training time | epochs | experiment"
+    )
     assert table[0] == f"| {header} | run |"
-    assert "| 70.00 % (ten-crop) | 1,000 | 1m 15s | 3 | high |" in table[2]
-    assert len(table) == 5
+    assert "| 70.00 % (ten-crop) | n/a | n/a | n/a | best | 1,000 | 1m 15s | 3 | high |" in table[2]
+    assert "| n/a (no fingerprint) |" in table[3]
+    assert len(table) == 5 + 3  # a blank line, what the columns mean, why no p-value
 
 
 def test_compare_says_a_test_was_partial(tmp_path: Path) -> None:

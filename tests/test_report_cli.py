@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import wandb
+from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning.cli import main, run_cli
 from fer_lightning.evaluation import Predictions
@@ -68,6 +70,18 @@ def test_fit_report_regenerate_tta_and_compare(
     accuracy = float(np.mean(predicted == preds.targets))
     assert float(rows["accuracy"]["f1"]) == pytest.approx(accuracy, abs=1e-6)
     assert cli.trainer.callback_metrics["test/acc"].item() == pytest.approx(accuracy, abs=1e-6)
+    # issue 14: intervals, calibration, checkpoint choice, fingerprint, explanations
+    facts = json.loads((run / "summary.json").read_text())
+    low, high = facts["test_accuracy_ci95"]
+    assert low <= accuracy <= high and 0 <= facts["ece"] <= 1
+    assert facts["checkpoint_selection"].startswith("best `val/acc` (max, best ")
+    assert "on the validation split" in facts["checkpoint_selection"]
+    assert len(facts["test_fingerprint"]) == 16 and facts["explanations"]
+    assert (run / "explanations.png").stat().st_size > 0
+    assert "Checkpoint choice: best `val/acc`" in (run / "report.md").read_text()
+    (run / "explanations.png").unlink()
+    assert main(["explain", "--run", str(run)]) == 0  # rebuilt from config and predictions
+    assert (run / "explanations.png").stat().st_size > 0
     with (run / "confusion_matrix_test.csv").open() as fh:
         logged = np.array([[int(v) for v in row[1:]] for row in list(csv.reader(fh))[1:]])
     expected = np.zeros((7, 7), int)
@@ -117,8 +131,10 @@ def test_fit_report_regenerate_tta_and_compare(
     printed = capsys.readouterr().out
     assert printed == table_file.read_text()
     lines = printed.splitlines()
-    assert len(lines) == 4 and "| model | dataset | test accuracy |" in lines[0]
-    accuracies = [float(line.split("|")[3].split("%")[0]) for line in lines[2:]]
+    assert len(lines) == 6 and "| model | dataset | test accuracy |" in lines[0]
+    # same test images (TTA changes the model's input, not the images): a McNemar p-value
+    assert 0 < float(lines[3].split("|")[7]) <= 1 and "McNemar" in lines[5]
+    accuracies = [float(line.split("|")[3].split("%")[0]) for line in lines[2:4]]
     assert accuracies == sorted(accuracies, reverse=True)
     assert sum("(ten-crop)" in line for line in lines) == 1
 
@@ -144,11 +160,25 @@ def test_wandb_gets_the_pictures_and_the_table(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cli = fit(fer_folder, "--trainer.max_epochs=1")
+    cli = fit(fer_folder, "--trainer.max_epochs=1", "--wandb_log_model=true")
     (wandb_run,) = (cli.run_dir / "wandb").glob("offline-run-*")
     images = [p for p in (wandb_run / "files" / "media" / "images").rglob("*.png")]
     names = sorted(p.parent.name + "/" + p.name.rsplit("_", 2)[0] for p in images)
-    assert names == ["test/confusion_matrix", "test/curves", "test/roc"], names
+    expected = ["confusion_matrix", "curves", "explanations", "reliability", "roc"]
+    assert names == [f"test/{name}" for name in expected], names
+    # W&B's interactive confusion matrix and ROC (wandb.plot.*: a table behind each chart)
+    tables = {p.name.rsplit("_", 2)[0] for p in (wandb_run / "files").rglob("*.table.json")}
+    assert {"confusion_matrix_plot_table", "roc_plot_table"} <= tables, tables
+    (logger,) = [lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger)]
+    summary = logger.experiment.summary
+    assert 0 <= summary["test/ece"] <= 1
+    low, high = summary["test/test_accuracy_ci95_low"], summary["test/test_accuracy_ci95_high"]
+    assert low <= summary["test/acc"] <= high
+    # --wandb_log_model: the best checkpoint is a model artifact of the (offline) run
+    run_id = logger.experiment.id
+    wandb.finish()
+    (record,) = wandb_run.glob("*.wandb")
+    assert f"model-{run_id}".encode() in record.read_bytes()
     (table,) = (wandb_run / "files" / "media" / "table" / "test").glob(
         "classification_report_*.table.json"
     )

@@ -24,6 +24,9 @@ SUBCOMMANDS: dict[str, str] = {
     "publish": "fer_lightning.commands.publish:main",
     "tables": "fer_lightning.commands.tables:main",
     "bundle": "fer_lightning.commands.bundle:main",
+    "ensemble": "fer_lightning.commands.ensemble:main",
+    "seeds": "fer_lightning.commands.seeds:main",
+    "explain": "fer_lightning.commands.explain:main",
 }
 
 

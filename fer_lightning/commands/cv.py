@@ -75,49 +75,55 @@ def fold_count(path: Path, extra: list[str], folds: int | None) -> int:
     return value
 
 
+def fit_and_test(path: Path, experiment: str, extra: list[str], run_dir: Path) -> dict[str, Any]:
+    """One ``fit`` of the experiment in ``run_dir``, then the test of its best checkpoint:
+    its test accuracy and macro F1 (also used by ``fer-lightning seeds``)."""
+    from fer_lightning.cli import run_cli
+
+    args = [
+        "fit",
+        "--config",
+        str(path),
+        "--experiment",
+        experiment,
+        *extra,
+        f"--run_dir={run_dir}",
+        "--test_after_fit=true",
+    ]
+    metrics = run_cli(args).trainer.callback_metrics
+    if "test/acc" not in metrics:
+        raise FERUserError(f"{run_dir} ended without a test accuracy")
+    return {
+        "run_dir": str(run_dir),
+        "test_acc": float(metrics["test/acc"]),
+        "test_f1_macro": float(metrics.get("test/f1_macro", float("nan"))),
+    }
+
+
 def run_folds(
     path: Path, experiment: str, folds: int, extra: list[str], cv_dir: Path
 ) -> list[dict[str, Any]]:
-    from fer_lightning.cli import run_cli
-
     results = []
     for fold in range(folds):
         run_dir = cv_dir / f"fold{fold}"
-        args = [
-            "fit",
-            "--config",
-            str(path),
-            "--experiment",
-            experiment,
-            *extra,
-            f"--data.num_folds={folds}",
-            f"--data.fold={fold}",
-            f"--run_dir={run_dir}",
-            "--test_after_fit=true",
-        ]
-        cli = run_cli(args)
-        metrics = cli.trainer.callback_metrics
-        if "test/acc" not in metrics:
-            raise FERUserError(f"fold {fold} ({run_dir}) ended without a test accuracy")
-        results.append(
-            {
-                "fold": fold,
-                "run_dir": str(run_dir),
-                "test_acc": float(metrics["test/acc"]),
-                "test_f1_macro": float(metrics.get("test/f1_macro", float("nan"))),
-            }
-        )
+        fold_args = [*extra, f"--data.num_folds={folds}", f"--data.fold={fold}"]
+        results.append({"fold": fold, **fit_and_test(path, experiment, fold_args, run_dir)})
         print(f"fold {fold}: test accuracy {results[-1]['test_acc']:.4f} ({run_dir})")
     return results
 
 
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n-1; 0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def summarize(experiment: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    accs = [r["test_acc"] for r in results]
+    mean, std = mean_std([r["test_acc"] for r in results])
     return {
         "experiment": experiment,
         "folds": results,
-        "test_acc_mean": statistics.fmean(accs),
-        "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "test_acc_mean": mean,
+        "test_acc_std": std,
         "std": "sample standard deviation over folds (n-1)",
     }
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from fer_lightning import experiments
 from fer_lightning.errors import FERUserError
-from fer_lightning.evaluation.writer import REPORT_FILES
+from fer_lightning.evaluation.writer import EXPLANATIONS_PNG, REPORT_FILES
 
-#: Copied along with the report: the test confusion matrix must match it (e.g. after TTA).
-EXTRA_FILES = ("confusion_matrix_test.csv",)
+#: Copied along with the report: the test confusion matrix must match it (e.g. after TTA);
+#: explanations.png where the model allowed Grad-CAM.
+EXTRA_FILES = ("confusion_matrix_test.csv", EXPLANATIONS_PNG)
 
 
 def best_checkpoint(run_dir: Path) -> Path:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning import hardware
+from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
+from fer_lightning.evaluation.stats import fingerprint_test_set
 from fer_lightning.evaluation.summary import git_commit
 
 log = logging.getLogger("fer_lightning")
@@ -43,6 +47,7 @@ class EvaluationReport(L.Callback):
     def __init__(self, experiment: str | None = None) -> None:
         self.experiment = experiment
         self.checkpoint_epoch: int | None = None
+        self.checkpoint_selection: str | None = None
         self.last: tuple[ClassificationReport, dict[str, Any], dict[str, Path]] | None = None
         self._probs: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
@@ -51,6 +56,7 @@ class EvaluationReport(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         self.checkpoint_epoch = checkpoint.get("epoch")
+        self.checkpoint_selection = checkpoint_selection(checkpoint)
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._probs, self._targets = [], []
@@ -116,6 +122,12 @@ class EvaluationReport(L.Callback):
             "training_run": str(training_run_of(trainer.ckpt_path) or out_dir),
             "test_set_images": _test_set_size(trainer),
             "test_limit": trainer.limit_test_batches,
+            "checkpoint_selection": (
+                self.checkpoint_selection
+                if trainer.ckpt_path
+                else "none: the model's weights as they are (no checkpoint loaded)"
+            ),
+            "test_fingerprint": fingerprint_of(dm),
         }
 
     def write(
@@ -128,6 +140,7 @@ class EvaluationReport(L.Callback):
         from fer_lightning.evaluation.writer import write_report  # matplotlib: only when used
 
         facts = self.facts(trainer, pl_module, out_dir)
+        facts["explanations"] = write_explanations(trainer, pl_module, predictions, out_dir)
         report, summary, paths = write_report(
             out_dir, predictions, facts, history_dir=Path(facts["training_run"])
         )
@@ -139,6 +152,8 @@ class EvaluationReport(L.Callback):
                 summary["test_set_images"],
                 facts["test_limit"],
             )
+        if facts["explanations"]:
+            paths["explanations"] = facts["explanations"]
         log.info(
             "test report: %s (accuracy %.5f, macro F1 %.4f)",
             paths["report_md"],
@@ -148,6 +163,7 @@ class EvaluationReport(L.Callback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 _log_to_wandb(logger, report, paths)
+                _log_wandb_plots(logger, predictions, summary)
         return report, summary, paths
 
 
@@ -160,6 +176,71 @@ def _test_set_size(trainer: L.Trainer) -> int | None:
         return len(loader.dataset)  # type: ignore[union-attr, arg-type]
     except (AttributeError, TypeError):
         return None
+
+
+def write_explanations(
+    trainer: L.Trainer, pl_module: L.LightningModule, predictions: Predictions, out_dir: Path
+) -> Path | None:
+    """``explanations.png`` from the datamodule's test images (in the predictions' order);
+    None, with a warning, where the model or the data do not allow it."""
+    from fer_lightning.data.dataset import ArrayDataset
+    from fer_lightning.evaluation import plots
+    from fer_lightning.evaluation.explain import explanations_figure
+    from fer_lightning.evaluation.writer import EXPLANATIONS_PNG
+
+    dm = trainer.datamodule
+    if dm is None or not hasattr(dm, "dataset") or not hasattr(pl_module, "backbone"):
+        return None
+    dataset = dm.dataset("test")
+    while not isinstance(dataset, ArrayDataset) and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset  # ten-crop TTA wraps the plain test images
+    labels = getattr(dataset, "labels", None)
+    if labels is None or not np.array_equal(np.asarray(labels), predictions.targets):
+        log.warning("explanations.png skipped: the test images do not match the predictions")
+        return None
+
+    def inputs(indices: list[int]) -> torch.Tensor:
+        return torch.stack([dataset[i][0] for i in indices])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fig = explanations_figure(pl_module, predictions, inputs, dm.mean, dm.std)
+    except FERUserError as err:
+        log.warning("explanations.png skipped: %s", err)
+        return None
+    return plots.save(fig, out_dir / EXPLANATIONS_PNG)
+
+
+def checkpoint_selection(checkpoint: dict[str, Any]) -> str:
+    """How the loaded checkpoint was chosen, from its ModelCheckpoint state: the monitored
+    metric, its mode and best value (a metric of the test split is called out)."""
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not str(key).startswith("ModelCheckpoint") or not isinstance(state, dict):
+            continue
+        monitor = state.get("monitor")
+        if not monitor:
+            continue
+        mode = re.search(r"'mode': '(\w+)'", str(key))
+        best = state.get("best_model_score")
+        best_text = f", best {float(best):.4f}" if best is not None else ""
+        split = str(monitor).split("/")[0]
+        where = {"val": "the validation split", "train": "the training split"}.get(split)
+        if split == "test":
+            where = "THE TEST SPLIT (the test figures are then biased upwards)"
+        return (
+            f"best `{monitor}` ({mode.group(1) if mode else 'max'}{best_text}) on "
+            f"{where or f'split {split!r}'}, epoch {checkpoint.get('epoch')}"
+        )
+    return f"no monitored metric recorded in the checkpoint (epoch {checkpoint.get('epoch')})"
+
+
+def fingerprint_of(datamodule: Any) -> str | None:
+    """The test split's :func:`fingerprint_test_set` when the data module has loaded it."""
+    splits = getattr(datamodule, "splits", None)
+    test = splits.get("test") if isinstance(splits, dict) else None
+    if test is None or not hasattr(test, "images"):
+        return None
+    return fingerprint_test_set(test.images, test.labels)
 
 
 def _gather(
@@ -177,17 +258,71 @@ def _gather(
     padded_targets[: len(targets)] = targets.to(device)
     all_probs = pl_module.all_gather(padded_probs)
     all_targets = pl_module.all_gather(padded_targets)
-    return (
-        torch.cat([all_probs[r, :n] for r, n in enumerate(sizes)]),
-        torch.cat([all_targets[r, :n] for r, n in enumerate(sizes)]),
-    )
+    probs = torch.cat([all_probs[r, :n] for r, n in enumerate(sizes)])
+    targets = torch.cat([all_targets[r, :n] for r, n in enumerate(sizes)])
+    # Back to the dataset's order (UnrepeatedDistributedSampler: rank r holds r, r+W, r+2W...),
+    # so that per-image results pair up across runs and with the test images.
+    world, total = len(sizes), sum(sizes)
+    if all(len(range(r, total, world)) == n for r, n in enumerate(sizes)):
+        order = torch.cat([torch.arange(r, total, world) for r in range(world)])
+        restored = torch.empty_like(order)
+        restored[order] = torch.arange(len(order))
+        probs, targets = probs[restored.to(probs.device)], targets[restored.to(targets.device)]
+    return probs, targets
+
+
+def log_checkpoint_artifact(loggers: list[Any], path: Path) -> None:
+    """The best checkpoint as a W&B model artifact (alias ``best``) of every W&B logger that
+    does not upload it itself (its ``log_model``, which Lightning refuses offline)."""
+    import wandb
+
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger) or logger._log_model:
+            continue
+        artifact = wandb.Artifact(
+            f"model-{logger.experiment.id}", type="model", metadata={"checkpoint": path.name}
+        )
+        artifact.add_file(str(path), name="model.ckpt")
+        logger.experiment.log_artifact(artifact, aliases=["best"])
+
+
+def _log_wandb_plots(
+    logger: WandbLogger, predictions: Predictions, summary: dict[str, Any]
+) -> None:
+    """W&B's interactive confusion matrix and ROC curves, and the intervals and ECE in the
+    run summary."""
+    import wandb
+
+    names = list(predictions.class_names)
+    plots = {
+        "test/confusion_matrix_plot": wandb.plot.confusion_matrix(
+            y_true=predictions.targets.tolist(),
+            preds=predictions.predicted.tolist(),
+            class_names=names,
+        )
+    }
+    # wandb's roc_curve takes probability column i for the i-th class present in y_true, so
+    # it would mislabel the curves when a class is absent from the test labels.
+    if len(np.unique(predictions.targets)) == len(names):
+        plots["test/roc_plot"] = wandb.plot.roc_curve(
+            predictions.targets, predictions.probs, labels=names
+        )
+    else:
+        log.info("W&B roc_plot skipped: a class is absent from the test labels (see roc.png)")
+    logger.experiment.log(plots)
+    run_summary = logger.experiment.summary
+    for key in ("test_accuracy_ci95", "macro_f1_ci95"):
+        low, high = summary[key]
+        run_summary[f"test/{key}_low"], run_summary[f"test/{key}_high"] = low, high
+    run_summary["test/ece"] = summary["ece"]
 
 
 def _log_to_wandb(
     logger: WandbLogger, report: ClassificationReport, paths: dict[str, Path]
 ) -> None:
     """The pictures as ``wandb.Image`` and the classification report as a ``wandb.Table``."""
-    for key in ("confusion", "roc", "curves"):
-        logger.log_image(key=f"test/{paths[key].stem}", images=[str(paths[key])])
+    for key in ("confusion", "roc", "curves", "reliability", "explanations"):
+        if key in paths:
+            logger.log_image(key=f"test/{paths[key].stem}", images=[str(paths[key])])
     rows = [[row[c] for c in CSV_COLUMNS] for row in report.rows()]
     logger.log_table(key="test/classification_report", columns=CSV_COLUMNS, data=rows)

@@ -15,10 +15,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fer_lightning.evaluation.report import ClassificationReport
+from fer_lightning.evaluation.stats import ReliabilityBins
 
 CONFUSION_PNG = "confusion_matrix.png"
 ROC_PNG = "roc.png"
 CURVES_PNG = "curves.png"
+RELIABILITY_PNG = "reliability.png"
 DPI = 120
 
 
@@ -126,6 +128,56 @@ def curves_figure(history: dict[str, dict[int, float]], title: str = "") -> Figu
         )
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def reliability_figure(bins: ReliabilityBins, ece: float, title: str = "") -> Figure:
+    """Accuracy against mean confidence per confidence bin (bars: accuracy; the diagonal is
+    perfect calibration; the gap to it is shaded), image counts per bin below."""
+    fig = _figure(6, 7)
+    ax, hist = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    width = np.diff(bins.edges)
+    left = bins.edges[:-1]
+    filled = bins.count > 0
+    ax.bar(
+        left[filled],
+        bins.accuracy[filled],
+        width[filled],
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        lw=0.6,
+        label="accuracy",
+    )
+    gap_low = np.minimum(bins.accuracy, bins.confidence)[filled]
+    gap = np.abs(bins.confidence - bins.accuracy)[filled]
+    ax.bar(
+        left[filled],
+        gap,
+        width[filled],
+        bottom=gap_low,
+        align="edge",
+        color="tab:red",
+        alpha=0.3,
+        edgecolor="tab:red",
+        hatch="//",
+        lw=0.6,
+        label="gap to confidence",
+    )
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=title or "reliability diagram")
+    ax.text(
+        0.04,
+        0.93,
+        f"ECE {ece:.4f} ({len(width)} bins)",
+        transform=ax.transAxes,
+        bbox={"boxstyle": "round", "fc": "white", "ec": "grey"},
+    )
+    ax.legend(loc="lower right", fontsize=9)
+    ax.grid(alpha=0.3)
+    hist.bar(left, bins.count, width, align="edge", color="grey", edgecolor="black", lw=0.6)
+    hist.set(xlabel="confidence (top-class probability)", ylabel="images")
+    hist.grid(alpha=0.3)
     return fig
 
 

@@ -18,6 +18,13 @@ from fer_lightning.evaluation.history import (
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_NAME, MD_NAME, ClassificationReport
 from fer_lightning.evaluation.report import classification_report as compute_report
+from fer_lightning.evaluation.stats import (
+    CI_METHOD,
+    ECE_BINS,
+    bootstrap_intervals,
+    expected_calibration_error,
+    reliability_bins,
+)
 from fer_lightning.evaluation.summary import SUMMARY_JSON, format_duration, write_summary
 
 #: Every file a report writes into the run directory.
@@ -28,8 +35,11 @@ REPORT_FILES = (
     plots.CONFUSION_PNG,
     plots.ROC_PNG,
     plots.CURVES_PNG,
+    plots.RELIABILITY_PNG,
     SUMMARY_JSON,
 )
+#: Written when the report has a model to explain (not for an ensemble's report).
+EXPLANATIONS_PNG = "explanations.png"
 
 
 def build_summary(
@@ -93,6 +103,47 @@ def table_notes(report: ClassificationReport) -> list[str]:
     return notes
 
 
+def uncertainty_summary(predictions: Predictions, facts: dict[str, Any]) -> dict[str, Any]:
+    """The summary.json entries of the intervals, calibration, checkpoint choice and test-set
+    fingerprint."""
+    intervals = bootstrap_intervals(predictions)
+    return {
+        "test_accuracy_ci95": list(intervals["accuracy"]),
+        "macro_f1_ci95": list(intervals["macro_f1"]),
+        "ci_method": CI_METHOD,
+        "ece": expected_calibration_error(predictions),
+        "ece_bins": ECE_BINS,
+        "checkpoint_selection": facts.get("checkpoint_selection"),
+        "test_fingerprint": facts.get("test_fingerprint"),
+        "ensemble_of": facts.get("ensemble_of"),
+    }
+
+
+def uncertainty_markdown(summary: dict[str, Any]) -> list[str]:
+    """The report.md lines of :func:`uncertainty_summary`."""
+
+    def interval(key: str, digits: int) -> str:
+        low, high = summary.get(key) or (float("nan"), float("nan"))
+        return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+    lines = [
+        f"95 % confidence intervals: accuracy {interval('test_accuracy_ci95', 4)}, "
+        f"macro F1 {interval('macro_f1_ci95', 4)} ({summary.get('ci_method')}).",
+        "",
+        f"Expected calibration error (torchmetrics, {summary.get('ece_bins')} bins, L1): "
+        f"**{summary.get('ece', float('nan')):.4f}**; reliability diagram below.",
+    ]
+    selection = summary.get("checkpoint_selection")
+    if selection:
+        lines += ["", f"Checkpoint choice: {selection}."]
+    if summary.get("ensemble_of"):
+        members = ", ".join(f"`{m}`" for m in summary["ensemble_of"])
+        lines += ["", f"Ensemble (mean of the softmax outputs) of: {members}."]
+    if summary.get("test_fingerprint"):
+        lines += ["", f"Test-set fingerprint `{summary['test_fingerprint']}` (images and labels)."]
+    return lines
+
+
 def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> str:
     tta = summary["tta"]
     tta_text = "none" if tta in (None, "none") else f"{tta} ({summary['tta_crop_size']} px crops)"
@@ -127,15 +178,29 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
             "",
             f"Test accuracy **{report.accuracy:.5f}**, macro F1 **{report.macro['f1']:.4f}**.",
             "",
+            *uncertainty_markdown(summary),
+            "",
             report.markdown_table(),
             "",
             *(f"{note}\n" for note in table_notes(report)),
+            f"![reliability diagram]({plots.RELIABILITY_PNG})",
+            "",
             "![confusion matrix](confusion_matrix.png)",
             "",
             "![ROC curves](roc.png)",
             "",
             "![training curves](curves.png)",
             "",
+            *(
+                [
+                    "Grad-CAM of the most confident right and wrong test images per class:",
+                    "",
+                    f"![explanations]({EXPLANATIONS_PNG})",
+                    "",
+                ]
+                if summary.get("explanations")
+                else []
+            ),
         ]
     )
 
@@ -153,6 +218,9 @@ def write_report(
     report = compute_report(predictions)
     history = read_epoch_metrics(history_dir or out_dir)
     summary = build_summary(report, facts, history)
+    summary.update(uncertainty_summary(predictions, facts))
+    if facts.get("explanations"):
+        summary["explanations"] = str(facts["explanations"])
     n = f"{report.total:,}"
     if summary["partial_test"]:
         n += f" of {summary['test_set_images']:,}"
@@ -166,6 +234,12 @@ def write_report(
         "roc": plots.save(plots.roc_figure(report, f"ROC: {title}"), out_dir / plots.ROC_PNG),
         "curves": plots.save(
             plots.curves_figure(history, summary["experiment"] or ""), out_dir / plots.CURVES_PNG
+        ),
+        "reliability": plots.save(
+            plots.reliability_figure(
+                reliability_bins(predictions), summary["ece"], f"Reliability: {title}"
+            ),
+            out_dir / plots.RELIABILITY_PNG,
         ),
         "summary": write_summary(out_dir / SUMMARY_JSON, summary),
     }

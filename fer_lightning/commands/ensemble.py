@@ -1,0 +1,96 @@
+"""``fer-lightning ensemble RUN_DIR RUN_DIR...``: the report of the runs' averaged test softmax.
+
+The runs must have been scored on the same test images (the test-set fingerprint in their
+summary.json) with the same classes; their ``predictions.npz`` probabilities are averaged and
+the full report (report.md, report.csv, the PNGs, summary.json, predictions.npz) is written to
+a run directory of its own, which ``fer-lightning compare`` lists like any run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.compare import same_test_set
+from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.evaluation.summary import read_summary
+from fer_lightning.paths import runs_root
+
+
+def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predictions:
+    """The mean of the members' probabilities (same classes and labels, in the same order)."""
+    first = members[0]
+    for preds, run in zip(members[1:], runs[1:], strict=True):
+        if preds.class_names != first.class_names:
+            raise FERUserError(
+                f"{run} has classes {preds.class_names}, {runs[0]} has {first.class_names}; "
+                "an ensemble needs the same classes in the same order"
+            )
+        if not np.array_equal(preds.targets, first.targets):
+            raise FERUserError(f"{run} and {runs[0]} have different test labels")
+    probs = np.mean([p.probs.astype(np.float64) for p in members], axis=0)
+    return Predictions(probs, first.targets, list(first.class_names))
+
+
+def ensemble_facts(summaries: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    first = summaries[0]
+    params = [s.get("parameters") for s in summaries]
+    models = ", ".join(str(s.get("model")) for s in summaries)
+    selections = "; ".join(
+        f"`{s['run']}`: {s.get('checkpoint_selection') or 'not recorded'}" for s in summaries
+    )
+    return {
+        "experiment": name,
+        "model": f"ensemble of {len(summaries)} ({models})",
+        "dataset": first.get("dataset"),
+        "split": first.get("split"),
+        "parameters": sum(params) if all(isinstance(p, int) for p in params) else None,
+        "tta": "none",
+        "checkpoint": None,
+        "training_run": None,
+        "checkpoint_selection": f"each member's own ({selections})",
+        "test_fingerprint": first.get("test_fingerprint"),
+        "ensemble_of": [s["run"] for s in summaries],
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-lightning ensemble",
+        description="Average the test softmax outputs of runs scored on the same test images "
+        "and write the ensemble's report (listed by 'fer-lightning compare' like any run).",
+    )
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories (with summary.json)")
+    parser.add_argument("--name", default="ensemble", help="experiment name (default ensemble)")
+    parser.add_argument("--out", type=Path, help="default runs/<name>/<timestamp>")
+    args = parser.parse_args(argv)
+    runs: list[Path] = list(dict.fromkeys(args.runs))
+    if len(runs) < 2:
+        raise FERUserError(f"an ensemble needs at least two different runs, got {len(runs)}")
+    summaries = [{**read_summary(run), "run": str(run)} for run in runs]
+    for summary in summaries[1:]:
+        same_test_set(summaries[0], summary)
+    members = [Predictions.load(run) for run in runs]
+    predictions = ensemble_predictions(members, runs)
+    out = args.out or runs_root() / args.name / f"{datetime.now():%Y%m%d-%H%M%S}-ensemble"
+    if out.exists() and any(out.iterdir()):
+        raise FERUserError(f"--out {out} already holds files; name an empty or new folder")
+
+    from fer_lightning.evaluation.writer import write_report  # matplotlib: only when used
+
+    report, summary, paths = write_report(out, predictions, ensemble_facts(summaries, args.name))
+    for member, s in zip(members, summaries, strict=True):
+        accuracy = float((member.predicted == member.targets).mean())
+        print(f"member {s['run']}: test accuracy {100 * accuracy:.2f} %")
+    low, high = summary["test_accuracy_ci95"]
+    print(
+        f"ensemble of {len(runs)}: test accuracy {100 * report.accuracy:.2f} % "
+        f"(95 % CI {100 * low:.2f}–{100 * high:.2f} %), macro F1 {report.macro['f1']:.4f} "
+        f"({paths['report_md']})"
+    )
+    return 0

@@ -1,0 +1,74 @@
+"""``fer-lightning seeds``: train and test an experiment with N seeds, as ``cv`` does folds.
+
+Each seed is a normal run directory ``runs/<experiment>/<stamp>-seeds/seed<S>`` (its own
+report, summary.json and predictions.npz, so ``compare`` and ``ensemble`` take them); the mean
+and the sample standard deviation of the test accuracy and macro F1 over the seeds are printed
+and written to ``seeds.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fer_lightning import experiments
+from fer_lightning.commands.cv import _override, _without, fit_and_test, mean_std
+from fer_lightning.errors import FERUserError
+from fer_lightning.paths import runs_root
+
+
+def summarize(experiment: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    acc_mean, acc_std = mean_std([r["test_acc"] for r in results])
+    f1_mean, f1_std = mean_std([r["test_f1_macro"] for r in results])
+    return {
+        "experiment": experiment,
+        "seeds": results,
+        "test_acc_mean": acc_mean,
+        "test_acc_std": acc_std,
+        "test_f1_macro_mean": f1_mean,
+        "test_f1_macro_std": f1_std,
+        "std": "sample standard deviation over seeds (n-1)",
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fer-lightning seeds",
+        description="Train and test an experiment once per seed (each its own run directory); "
+        "print and write mean ± std of the test accuracy and macro F1. Other arguments "
+        "(e.g. --trainer.max_epochs=5) go to each seed's 'fit'.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--exp", help="experiment name (see 'fer-lightning experiments')")
+    which.add_argument("--config", type=Path, help="path to an experiment YAML")
+    parser.add_argument("-n", "--n", type=int, default=3, help="number of seeds (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first..first+n-1")
+    args, extra = parser.parse_known_args(argv)
+    path = experiments.resolve(args.exp) if args.exp else args.config
+    if not path.is_file():
+        raise FERUserError(f"--config {path}: no such file")
+    if args.n < 2:
+        raise FERUserError(f"--n must be at least 2 for a standard deviation, got {args.n}")
+    if _override(extra, "seed_everything") is not None:
+        raise FERUserError("--seed_everything is set by 'seeds' itself; use --first-seed")
+    experiment = _override(extra, "experiment") or path.stem
+    extra = _without(extra, "experiment")
+    seeds_dir = runs_root() / experiment / f"{datetime.now():%Y%m%d-%H%M%S}-seeds"
+    results = []
+    for seed in range(args.first_seed, args.first_seed + args.n):
+        run_dir = seeds_dir / f"seed{seed}"
+        result = fit_and_test(path, experiment, [*extra, f"--seed_everything={seed}"], run_dir)
+        results.append({"seed": seed, **result})
+        print(f"seed {seed}: test accuracy {result['test_acc']:.4f} ({run_dir})")
+    summary = summarize(experiment, results)
+    seeds_dir.mkdir(parents=True, exist_ok=True)
+    (seeds_dir / "seeds.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(
+        f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
+        f"{100 * summary['test_acc_std']:.2f} %, macro F1 {summary['test_f1_macro_mean']:.4f} ± "
+        f"{summary['test_f1_macro_std']:.4f} over {args.n} seeds ({seeds_dir / 'seeds.json'})"
+    )
+    return 0
