@@ -8,6 +8,7 @@ loaders live here once.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
+from fer_lightning.data.sampling import EpochSampler, ResumableLoader
 from fer_lightning.data.transforms import (
     TransformSpec,
     build_pipeline,
@@ -197,20 +199,34 @@ class FERDataModule(L.LightningDataModule):
         weights = self.class_weights()[labels].double()
         return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)
 
+    def _epoch_sampler(self, dataset: Dataset) -> EpochSampler:
+        """The training order: by ``(seed, epoch)``, resumable mid-epoch, sharded under DDP."""
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        seed = os.environ.get("PL_GLOBAL_SEED")  # set by seed_everything
+        if seed is None:  # an unseeded run; all DDP processes must agree on the order
+            seed = 0 if world > 1 else int(torch.randint(0, 2**31 - 1, ()).item())
+        weights = self.train_sampler().weights if self.weighted_sampler else None
+        return EpochSampler(dataset, int(seed), num_replicas=world, rank=rank, weights=weights)
+
     def _loader(self, split: str, train: bool) -> DataLoader:
-        sampler = self.train_sampler() if train and self.weighted_sampler else None
         dataset = self.dataset(split, train=train)
-        if not train:  # under DDP: each image once (Lightning's sampler pads with repeats)
-            sampler = eval_sampler(self.trainer, dataset)
-        return DataLoader(
+        # Training: EpochSampler (exact resume); evaluation under DDP: each image once
+        # (Lightning's sampler pads with repeats).
+        sampler = self._epoch_sampler(dataset) if train else eval_sampler(self.trainer, dataset)
+        workers = self.num_workers
+        # Workers that outlive an epoch save their start-up (seconds per epoch on a small
+        # split); training items carry their augmentation seed, so this keeps resume exact.
+        persistent = workers > 0 and split in ("train", "val")
+        return (ResumableLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train and sampler is None,
+            shuffle=False,
             sampler=sampler,
             drop_last=False,
-            num_workers=self.num_workers,
+            num_workers=workers,
             pin_memory=self.pin_memory,
-            persistent_workers=False,
+            persistent_workers=persistent,
             worker_init_fn=seed_worker_transform,
         )
 
