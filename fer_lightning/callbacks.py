@@ -58,6 +58,8 @@ def _train_loaders(trainer: L.Trainer) -> list[Any]:
         return []
     if isinstance(loaders, CombinedLoader):
         loaders = loaders.flattened
+    if isinstance(loaders, dict):
+        return list(loaders.values())
     return list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
 
 

@@ -106,10 +106,16 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _stop_mid_run(
-    fer_folder: Path, tmp_path: Path, workers: int, signum: int, at: tuple[int, int]
+    fer_folder: Path,
+    tmp_path: Path,
+    workers: int,
+    signum: int,
+    at: tuple[int, int],
+    group: bool = False,
 ) -> tuple[int, str, Path]:
-    """Run in a subprocess, send ``signum`` when it reaches (epoch, batch) ``at``; return its
-    exit status, its output and its run directory."""
+    """Run in a subprocess, send ``signum`` (to its whole process group with ``group``) when
+    it reaches (epoch, batch) ``at``; return its exit status, its output and its run
+    directory."""
     runs = tmp_path / "runs_b"
     (tmp_path / "helper").mkdir()
     (tmp_path / "helper" / "pause_for_kill.py").write_text(PAUSE_MODULE)
@@ -129,7 +135,13 @@ def _stop_mid_run(
         "--trainer.callbacks+=pause_for_kill.PauseForKill",
     ]
     proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives a command
     )
     try:
         deadline = time.monotonic() + 240
@@ -139,7 +151,10 @@ def _stop_mid_run(
             if time.monotonic() > deadline:
                 pytest.fail(f"run did not reach epoch {at[0]}, batch {at[1]} within 240 s")
             time.sleep(0.05)
-        os.kill(proc.pid, signum)
+        if group:  # Ctrl-C in a terminal: the main process and its DataLoader workers
+            os.killpg(proc.pid, signum)
+        else:  # timeout, docker stop, kill: the main process only
+            os.kill(proc.pid, signum)
         status = proc.wait(timeout=120)
         output = proc.stdout.read()
     finally:
@@ -194,14 +209,15 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "workers", "status"),
-    [(signal.SIGTERM, 2, 143), (signal.SIGINT, 0, 130)],
+    [(signal.SIGTERM, 0, 143), (signal.SIGINT, 2, 130)],
     ids=["SIGTERM", "SIGINT"],
 )
 def test_signal_in_first_epoch_saves_exits_nonzero_and_resumes_bit_identical(
     signum: int, workers: int, status: int, fer_folder: Path, tmp_path: Path, reference: Path
 ) -> None:
     # Stopped at batch 2 of epoch 0 (of 6): no end-of-epoch checkpoint exists yet.
-    code, output, stopped = _stop_mid_run(fer_folder, tmp_path, workers, signum, (0, 2))
+    group = signum == signal.SIGINT  # Ctrl-C reaches the DataLoader workers too
+    code, output, stopped = _stop_mid_run(fer_folder, tmp_path, workers, signum, (0, 2), group)
     assert code == status, output[-3000:]
     saved = torch.load(stopped / "checkpoints" / "last.ckpt", weights_only=False)
     assert (saved["epoch"], saved["global_step"]) == (0, 3), "saved after the batch in progress"

@@ -11,11 +11,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.data import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
@@ -32,6 +33,17 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.paths import data_root
 
 log = logging.getLogger(__name__)
+
+
+def auto_num_workers(processes_per_machine: int = 1) -> int:
+    """DataLoader workers per training process: the CPU cores this process may use (its CPU
+    affinity, which cgroups and ``taskset`` restrict) shared among the machine's training
+    processes, less one for the process itself, and at least one (Lightning's
+    ``suggested_max_num_workers``). On 2 cores: 1 worker, which measured faster than 2 (two
+    workers and the model compete for the same two cores) and than none (loading then waits
+    for the model step; see the README's "DataLoader workers").
+    """
+    return suggested_max_num_workers(max(1, processes_per_machine))
 
 
 @dataclass
@@ -64,7 +76,7 @@ class FERDataModule(L.LightningDataModule):
         self,
         data_dir: str | None = None,
         batch_size: int = 64,
-        num_workers: int = 2,
+        num_workers: int | Literal["auto"] = "auto",
         image_size: int = 48,
         channels: int = 1,
         augment: str | list[TransformSpec] = "qutub2023_single",
@@ -81,6 +93,8 @@ class FERDataModule(L.LightningDataModule):
         Args:
             data_dir: the data root (the dataset is in ``<data_dir>/<folder>``) or the dataset
                 folder itself; default ``$FER_DATA_DIR``, else ``./data``.
+            num_workers: DataLoader worker processes; ``auto`` (:func:`auto_num_workers`):
+                one fewer than the CPU cores per training process, at least one.
             image_size: side the images are resized to (bilinear) before the model.
             channels: 1 keeps grayscale; 3 replicates it for ImageNet backbones.
             augment: a preset name (see ``fer_lightning.data.transforms.PRESETS``) or a list of
@@ -209,12 +223,24 @@ class FERDataModule(L.LightningDataModule):
         weights = self.train_sampler().weights if self.weighted_sampler else None
         return EpochSampler(dataset, int(seed), num_replicas=world, rank=rank, weights=weights)
 
+    def workers(self) -> int:
+        """``num_workers`` as a number (``auto`` resolved for this machine and run)."""
+        if self.num_workers == "auto":
+            trainer = self.trainer
+            return auto_num_workers(trainer.num_devices if trainer is not None else 1)
+        value = self.num_workers
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FERUserError(
+                f"data.num_workers must be a whole number >= 0 or 'auto', got {value!r}"
+            )
+        return value
+
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.dataset(split, train=train)
         # Training: EpochSampler (exact resume); evaluation under DDP: each image once
         # (Lightning's sampler pads with repeats).
         sampler = self._epoch_sampler(dataset) if train else eval_sampler(self.trainer, dataset)
-        workers = self.num_workers
+        workers = self.workers()
         # Workers that outlive an epoch save their start-up (seconds per epoch on a small
         # split); training items carry their augmentation seed, so this keeps resume exact.
         persistent = workers > 0 and split in ("train", "val")
