@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import CombinedLoader
 
+from fer_lightning.data.sampling import ResumableLoader
 from fer_lightning.errors import FERUserError
 
 
@@ -51,73 +52,57 @@ class TrainingSpeed(L.Callback):
 
 
 # --------------------------------------------------------------------------- reproducibility
-def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
-    """A 32-bit seed for training epoch ``epoch`` on process ``rank`` of a run seeded ``seed``."""
-    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
-
-
-def _train_datasets(trainer: L.Trainer) -> list[Any]:
+def _train_loaders(trainer: L.Trainer) -> list[Any]:
     loaders = trainer.train_dataloader
     if loaders is None:
         return []
     if isinstance(loaders, CombinedLoader):
         loaders = loaders.flattened
-    loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
-    return [getattr(loader, "dataset", None) for loader in loaders]
-
-
-def _albumentations_of(dataset: Any) -> Any:
-    """The albumentations pipeline of ``dataset`` or of the dataset it wraps (such as
-    TenCropDataset), which keeps its own random state; None if there is none."""
-    while dataset is not None:
-        transform = getattr(dataset, "transform", None)
-        if hasattr(transform, "set_random_seed"):
-            return transform
-        dataset = getattr(dataset, "dataset", None)
-    return None
+    if isinstance(loaders, dict):
+        return list(loaders.values())
+    return list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
 
 
 class EpochSeed(L.Callback):
-    """Derive every training epoch's randomness from ``(seed, epoch, rank)`` alone.
+    """Make every training step's randomness a function of ``(seed, epoch, step)`` alone, so a
+    run resumed from any checkpoint, even one written in the middle of an epoch, continues
+    exactly as the uninterrupted run would have.
 
-    Lightning seeds once per run and saves no random state in checkpoints, so a run resumed
-    from ``last.ckpt`` would otherwise shuffle, augment and drop out differently from the run it
-    continues. At the start of each training epoch this reseeds torch, numpy and ``random`` and
-    the main-process augmentation pipeline. What the epoch then draws follows from that seed:
-    the sampler's shuffle and the DataLoader workers' base seed are drawn from torch's
-    generator when the loader is iterated (after this hook; the first epoch of a fit gets a new
-    iterator for that), each worker reseeds its albumentations pipeline from its torch seed
-    (``seed_worker_transform``), and dropout draws from the reseeded generator. Lightning's
-    ``DistributedSampler`` shuffles by ``(seed, epoch)`` itself. So an epoch repeats exactly
-    whether or not the run was interrupted before it, with any number of workers.
+    Lightning seeds once per run and saves no random state in checkpoints. The data side is
+    :class:`fer_lightning.data.sampling.EpochSampler`: the epoch's order and each item's
+    augmentation seed follow from ``(seed, epoch)``, whichever worker makes the item (so
+    workers may persist across epochs), and its loader
+    (:class:`~fer_lightning.data.sampling.ResumableLoader`) keeps in Lightning's checkpoints how
+    many batches of the epoch were done, which this callback tells it after every batch; a
+    resumed run starts the epoch after them. The model side: before every training batch this
+    reseeds torch, numpy and ``random`` from ``(seed, epoch, rank, batch)``, so dropout (and
+    anything else drawn in the step) does not depend on the steps before it.
 
-    Resuming is exact from checkpoints written at the end of an epoch (``last.ckpt`` after
-    each validation); a checkpoint from the middle of an epoch (``val_check_interval`` < 1)
-    restarts that epoch's data order. Does nothing when the run is not seeded
-    (``seed_everything: false``).
+    Lightning creates the first epoch's loader iterator while setting up the fit, before it
+    sets the sampler's epoch; the iterator is made again at the start of that epoch. Does
+    nothing when the run is not seeded (``seed_everything: false``).
     """
 
     def __init__(self) -> None:
         self._iterator_predates_epoch = False
 
-    def _reseed(self, trainer: L.Trainer) -> None:
+    @staticmethod
+    def _seed(trainer: L.Trainer, *more: int) -> int | None:
         base = os.environ.get("PL_GLOBAL_SEED")
         if base is None:
+            return None
+        words = [int(base), trainer.current_epoch, trainer.global_rank, *more]
+        return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+    def _reseed(self, trainer: L.Trainer, *more: int) -> None:
+        seed = self._seed(trainer, *more)
+        if seed is None:
             return
-        seed = epoch_seed(int(base), trainer.current_epoch, trainer.global_rank)
         torch.manual_seed(seed)
         np.random.seed(seed)
         random.seed(seed)
-        for dataset in _train_datasets(trainer):
-            transform = _albumentations_of(dataset)
-            if transform is not None:
-                transform.set_random_seed(seed)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Lightning creates the first epoch's loader iterator (drawing the workers' base seed)
-        # while setting up the fit, before any epoch hook; later epochs create it after
-        # on_train_epoch_start. That first epoch is epoch 0 of a new run but epoch k of a
-        # resumed one, so it must be made again after reseeding (below).
         self._iterator_predates_epoch = True
         self._reseed(trainer)
 
@@ -128,6 +113,25 @@ class EpochSeed(L.Callback):
             fetcher = getattr(trainer.fit_loop, "_data_fetcher", None)
             if fetcher is not None:
                 iter(fetcher)  # what Lightning itself does at the start of later epochs
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self._reseed(trainer, batch_idx)
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        # Checkpoint callbacks run after this one (Lightning orders them last), and a stop on
+        # SIGTERM comes after every batch-end hook: both see this batch as done.
+        for loader in _train_loaders(trainer):
+            if isinstance(loader, ResumableLoader):
+                loader.batches_done(trainer.current_epoch, batch_idx + 1)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._iterator_predates_epoch = False

@@ -26,6 +26,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from fer_lightning import commands, crossdataset, experiments, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
@@ -43,6 +44,7 @@ from fer_lightning.cli_checks import (
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
+from fer_lightning.interrupt import GracefulStop, exit_status
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
@@ -297,6 +299,7 @@ class FERLightningCLI(LightningCLI):
         callbacks = kwargs.get("callbacks", trainer_cfg.get("callbacks") or [])
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
+        kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
         kwargs.setdefault("default_root_dir", str(self.run_dir))
         return super().instantiate_trainer(**kwargs)
 
@@ -426,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     except FERUserError as err:
         print(f"fer-lightning: error: {err}", file=sys.stderr)
         return 2
+    except SIGTERMException as stop:  # SIGTERM or Ctrl-C: checkpoint saved (GracefulStop)
+        return exit_status(stop)
     return 0
 
 

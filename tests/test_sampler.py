@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import WeightedRandomSampler
 
 from fer_lightning.data.base import FERDataModule, Split
+from fer_lightning.data.sampling import EpochSampler
 
 
 class Imbalanced(FERDataModule):
@@ -33,7 +34,8 @@ def test_weighted_sampler_balances_training_batches(weighted: bool) -> None:
         image_size=8, augment="none", batch_size=50, num_workers=0, weighted_sampler=weighted
     )
     loader = dm.train_dataloader()
-    assert isinstance(loader.sampler, WeightedRandomSampler) is weighted
+    assert isinstance(loader.sampler, EpochSampler)  # draws by (seed, epoch), resumable
+    assert (loader.sampler.weights is not None) is weighted
     torch.manual_seed(0)
     share = np.mean(np.concatenate([_drawn_labels(dm) for _ in range(20)]) == 1)
     if weighted:

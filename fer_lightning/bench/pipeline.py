@@ -71,7 +71,7 @@ def measure(
     presets deliver ten images per sample, and the model trains on each."""
     dm, source = datamodule(experiment)
     dm.setup("fit")
-    default_workers = int(data_args(experiment).get("num_workers", 2))
+    default_workers = dm.workers()
     batch_size = dm.batch_size
     lr = learning_rate(experiment)
     rows: list[dict[str, float]] = []

@@ -8,16 +8,19 @@ loaders live here once.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.fabric.utilities.data import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
+from fer_lightning.data.sampling import EpochSampler, ResumableLoader
 from fer_lightning.data.splits import stratified_order
 from fer_lightning.data.transforms import (
     TransformSpec,
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 def check_settings(
     *,
     batch_size: int,
-    num_workers: int,
+    num_workers: int | str,
     image_size: int,
     channels: int,
     mean: float | list[float],
@@ -51,8 +54,10 @@ def check_settings(
 
     if isinstance(batch_size, bool) or batch_size < 1:
         raise bad("batch_size", batch_size, "a positive integer")
-    if num_workers < 0:
-        raise bad("num_workers", num_workers, "0 (load in the main process) or more")
+    if num_workers != "auto" and (
+        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
+    ):
+        raise bad("num_workers", num_workers, "'auto', 0 (load in the main process) or more")
     if image_size < 1:
         raise bad("image_size", image_size, "a positive number of pixels (e.g. 48)")
     if channels not in (1, 3):
@@ -65,6 +70,17 @@ def check_settings(
             raise bad(key, value, "a number or a list of 3 (one per RGB channel)")
         if key == "std" and any(v <= 0 for v in values):
             raise bad(key, value, "positive (the images are divided by it)")
+
+
+def auto_num_workers(processes_per_machine: int = 1) -> int:
+    """DataLoader workers per training process: the CPU cores this process may use (its CPU
+    affinity, which cgroups and ``taskset`` restrict) shared among the machine's training
+    processes, less one for the process itself, and at least one (Lightning's
+    ``suggested_max_num_workers``). On 2 cores: 1 worker, which measured faster than 2 (two
+    workers and the model compete for the same two cores) and than none (loading then waits
+    for the model step; see the README's "DataLoader workers").
+    """
+    return suggested_max_num_workers(max(1, processes_per_machine))
 
 
 @dataclass
@@ -100,7 +116,7 @@ class FERDataModule(L.LightningDataModule):
         self,
         data_dir: str | None = None,
         batch_size: int = 64,
-        num_workers: int = 2,
+        num_workers: int | Literal["auto"] = "auto",
         image_size: int = 48,
         channels: int = 1,
         augment: str | list[TransformSpec] = "qutub2023_single",
@@ -117,6 +133,8 @@ class FERDataModule(L.LightningDataModule):
         Args:
             data_dir: the data root (the dataset is in ``<data_dir>/<folder>``) or the dataset
                 folder itself; default ``$FER_DATA_DIR``, else ``./data``.
+            num_workers: DataLoader worker processes; ``auto`` (:func:`auto_num_workers`):
+                one fewer than the CPU cores per training process, at least one.
             image_size: side the images are resized to (bilinear) before the model.
             channels: 1 keeps grayscale; 3 replicates it for ImageNet backbones.
             augment: a preset name (see ``fer_lightning.data.transforms.PRESETS``) or a list of
@@ -263,16 +281,12 @@ class FERDataModule(L.LightningDataModule):
         weights = self.class_weights()[labels].double()
         return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)
 
-    def _drops_single_last_batch(self, num_items: int) -> bool:
-        """Whether a training epoch of ``num_items`` (all processes together) would end in a
-        batch of one image on some process.
+    def _drops_single_last_batch(self, per_process: int) -> bool:
+        """Whether a training epoch of ``per_process`` items on this process (the sampler's
+        length: under DDP ``ceil(N / world_size)``) would end in a batch of one image.
 
         BatchNorm cannot normalise a batch of one in training mode (it raises), so such an
-        epoch drops that one image: the loader is shuffled, so a different image each epoch.
-        Under DDP each process gets ``ceil(N / world_size)`` items from Lightning's
-        ``DistributedSampler``; the same rule applies per process."""
-        world = getattr(self.trainer, "world_size", 1) if self.trainer is not None else 1
-        per_process = -(-num_items // max(world, 1))
+        epoch drops that one image: the order is shuffled, so a different image each epoch."""
         return per_process % self.batch_size == 1
 
     def _eval_limit(self, stage: str) -> int | float:
@@ -298,14 +312,36 @@ class FERDataModule(L.LightningDataModule):
         )
         return Subset(dataset, stratified_order(labels, self.split_seed).tolist())
 
+    def _epoch_sampler(self, dataset: Dataset) -> EpochSampler:
+        """The training order: by ``(seed, epoch)``, resumable mid-epoch, sharded under DDP."""
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        seed = os.environ.get("PL_GLOBAL_SEED")  # set by seed_everything
+        if seed is None:  # an unseeded run; all DDP processes must agree on the order
+            seed = 0 if world > 1 else int(torch.randint(0, 2**31 - 1, ()).item())
+        weights = self.train_sampler().weights if self.weighted_sampler else None
+        return EpochSampler(dataset, int(seed), num_replicas=world, rank=rank, weights=weights)
+
+    def workers(self) -> int:
+        """``num_workers`` as a number (``auto`` resolved for this machine and run)."""
+        if self.num_workers == "auto":
+            trainer = self.trainer
+            return auto_num_workers(trainer.num_devices if trainer is not None else 1)
+        value = self.num_workers
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FERUserError(
+                f"data.num_workers must be a whole number >= 0 or 'auto', got {value!r}"
+            )
+        return value
+
     def _loader(self, split: str, train: bool, stage: str = "train") -> DataLoader:
-        sampler = self.train_sampler() if train and self.weighted_sampler else None
         dataset = self.dataset(split, train=train)
-        if not train:
+        if train:  # EpochSampler: an order by (seed, epoch), resumable mid-epoch
+            sampler = self._epoch_sampler(dataset)
+        else:  # under DDP: each image once (Lightning's sampler pads with repeats)
             dataset = self._limited(dataset, split, stage)
-            # under DDP: each image once (Lightning's sampler pads with repeats)
             sampler = eval_sampler(self.trainer, dataset)
-        drop_last = train and self._drops_single_last_batch(len(dataset))
+        drop_last = train and self._drops_single_last_batch(len(sampler))
         if drop_last:
             log.info(
                 "%s %s: %d training samples leave a last batch of one at batch size %d; "
@@ -315,15 +351,19 @@ class FERDataModule(L.LightningDataModule):
                 len(dataset),
                 self.batch_size,
             )
-        return DataLoader(
+        workers = self.workers()
+        # Workers that outlive an epoch save their start-up (seconds per epoch on a small
+        # split); training items carry their augmentation seed, so this keeps resume exact.
+        persistent = workers > 0 and split in ("train", "val")
+        return (ResumableLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train and sampler is None,
+            shuffle=False,
             sampler=sampler,
             drop_last=drop_last,
-            num_workers=self.num_workers,
+            num_workers=workers,
             pin_memory=self.pin_memory,
-            persistent_workers=False,
+            persistent_workers=persistent,
             worker_init_fn=seed_worker_transform,
         )
 

@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import random
+import signal
+from collections.abc import Iterator
+from typing import Any
+
 import albumentations as A
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from fer_lightning.data.sampling import Draw
+
+
+def _parts(transform: Any) -> Iterator[Any]:
+    yield transform
+    for child in getattr(transform, "transforms", None) or []:
+        yield from _parts(child)
+
+
+def reseed(transform: A.Compose, seed: int) -> None:
+    """Reseed an albumentations pipeline in place, cheaply (about 20 us; albumentations'
+    ``set_random_seed`` builds new generators for every transform, about 140 us).
+
+    On first use every transform of the pipeline is given the same numpy and Python
+    generators; each call then resets their state from ``seed``.
+    """
+    shared = getattr(transform, "_fer_shared_rngs", None)
+    if shared is None or transform.random_generator is not shared[0]:  # new, or reseeded since
+        shared = (np.random.Generator(np.random.PCG64(0)), random.Random(0))
+        for part in _parts(transform):
+            part.random_generator, part.py_random = shared
+        transform._fer_shared_rngs = shared
+    generator, py_random = shared
+    sequence = np.random.SeedSequence(seed)
+    generator.bit_generator.state = np.random.PCG64(sequence).state
+    py_random.seed(int(sequence.generate_state(1)[0]))
 
 
 class ArrayDataset(Dataset):
     """Images kept decoded in memory as uint8 ``(N, H, W)`` or ``(N, H, W, C)``.
 
     ``transform`` is an albumentations pipeline ending in a tensor; ``channels`` replicates a
-    grayscale image to 3 channels (for ImageNet backbones) after the transform.
+    grayscale image to 3 channels (for ImageNet backbones) after the transform. Indexed by a
+    :class:`~fer_lightning.data.sampling.Draw` (the training sampler's items), the transform is
+    first reseeded from the draw's seed, so an item's augmentation does not depend on which
+    worker makes it or on what that worker made before.
     """
 
     def __init__(
@@ -28,7 +63,10 @@ class ArrayDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int | Draw) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(index, Draw):
+            reseed(self.transform, index.seed)
+            index = index.index
         image = self.transform(image=self.images[index])["image"]
         if image.ndim == 2:
             image = image.unsqueeze(0)
@@ -41,12 +79,19 @@ class ArrayDataset(Dataset):
 
 
 def seed_worker_transform(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: seed the worker's albumentations pipeline.
+    """DataLoader ``worker_init_fn``: seed the worker's albumentations pipeline, and leave
+    SIGINT and SIGTERM to the main process.
 
     albumentations keeps its own random state, untouched by ``seed_everything``; deriving it
-    from the worker's torch seed (itself derived from the global seed) makes augmentation
-    reproducible.
+    from the worker's torch seed (itself derived from the global seed) makes the augmentation
+    of items indexed by plain integers reproducible (training items carry their own seed).
+    Ctrl-C reaches every process of the terminal's process group, and ``scancel`` every process
+    of the job: a worker that died of it would break the main process's graceful stop (finish
+    the step, save a checkpoint). The main process ends its workers itself (and a worker whose
+    main process is gone exits on its own).
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     info = torch.utils.data.get_worker_info()
     dataset = info.dataset if info is not None else None
     while dataset is not None and not isinstance(dataset, ArrayDataset):

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision.transforms.v2.functional import ten_crop
 
+from fer_lightning.data.sampling import Draw
+
 TTA = Literal["none", "ten_crop"]
 
 
@@ -41,6 +43,6 @@ class TenCropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, label = self.dataset[index]
+    def __getitem__(self, index: int | Draw) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label = self.dataset[index]  # a Draw passes through: its seed is the crop's too
         return ten_crops(image, self.crop_size, self.out_size), label
