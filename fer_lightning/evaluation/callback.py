@@ -108,6 +108,8 @@ class EvaluationReport(L.Callback):
             "tta_crop_size": getattr(dm, "tta_crop_size", None),
             "git_commit": commit,
             "git_dirty": dirty,
+            # the Trainer's precision ("bf16-mixed", "32-true", ...): automatic unless given
+            "trainer_precision": str(trainer.precision),
             "checkpoint": str(trainer.ckpt_path) if trainer.ckpt_path else None,
             "training_run": str(training_run_of(trainer.ckpt_path) or out_dir),
         }

@@ -49,6 +49,7 @@ def build_summary(
         "best_epoch": facts.get("best_epoch"),
         "training_time_s": training_seconds(history),
         "images_per_sec": images_per_second(history),
+        "precision": facts.get("trainer_precision"),  # bf16-mixed, 32-true, ...
         "git_commit": facts.get("git_commit"),
         "git_dirty": facts.get("git_dirty"),
         "seed": facts.get("seed"),
@@ -74,7 +75,8 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
         + (f" (epoch {best})" if best is not None else ""),
         f"- epochs trained: {summary['epochs'] if summary['epochs'] is not None else 'n/a'}, "
         f"training time {format_duration(summary['training_time_s'])}, "
-        + (f"{ips:,.0f} images/s" if ips is not None else "images/s n/a"),
+        + (f"{ips:,.0f} images/s" if ips is not None else "images/s n/a")
+        + (f", precision {summary['precision']}" if summary.get("precision") else ""),
         f"- test-time augmentation: {tta_text}",
         f"- seed {summary['seed']}, git commit {summary['git_commit'] or 'n/a'}"
         + (" (uncommitted changes)" if summary["git_dirty"] else ""),
