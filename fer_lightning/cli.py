@@ -35,7 +35,7 @@ from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import runs_root
 from fer_lightning.precision import auto_precision
 from fer_lightning.precision import describe as describe_precision
-from fer_lightning.quiet import hide_lightning_tips
+from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
 
 log = logging.getLogger("fer_lightning")
 hide_lightning_tips()
@@ -204,6 +204,7 @@ class FERLightningCLI(LightningCLI):
                 log_model=False,
                 group=self.experiment,
             )
+            drop_wandb_anonymous(wandb)
             loggers.append(wandb)
         return loggers
 

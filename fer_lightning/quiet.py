@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
 #: Where Lightning's ``rank_zero_info`` messages are logged from (fabric and pytorch rebind it).
 _LIGHTNING_INFO_LOGGERS = (
@@ -28,3 +29,12 @@ def hide_lightning_tips() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoTips) for f in logger.filters):
             logger.addFilter(_NoTips())
+
+
+def drop_wandb_anonymous(logger: Any) -> None:
+    """Lightning's ``WandbLogger`` passes ``anonymous=None`` to ``wandb.init``, and wandb 0.2x
+    warns about the setting whatever its value ("The anonymous setting has no effect ...");
+    leaving the key out changes nothing else."""
+    init = getattr(logger, "_wandb_init", None)
+    if isinstance(init, dict) and init.get("anonymous") is None:
+        init.pop("anonymous", None)

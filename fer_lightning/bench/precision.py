@@ -94,7 +94,7 @@ def measure(
         "cpu_native_bf16": cpu_has_native_bf16(),
         "automatic_precision": automatic,
         "automatic_variant": auto_name,
-        "rounds": [{k: round(v, 1) for k, v in row.items()} for row in per_round],
+        "rounds": [{k: round(v, 3) for k, v in row.items()} for row in per_round],
         "images_per_s": {k: round(v, 1) for k, v in medians.items()},
         "ratio_to_fp32": ratios,
         "automatic_vs_fp32": ratios[auto_name],
