@@ -13,7 +13,7 @@ STAMP := $(VENV)/.fer-lightning-installed
 # (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install train cv seeds sweep test lint format experiments compare bench publish tables clean
+.PHONY: install train quick cv seeds sweep test lint format experiments compare bench gpu-check publish tables clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ install: $(STAMP)
 RESUME ?=
 train: install
 	$(BIN)/fer-lightning fit --exp $(EXP) $(if $(filter 1 true yes,$(RESUME)),--ckpt_path last) $(ARGS)
+
+# A first run that shows the whole loop in a few minutes on a laptop CPU: one epoch of
+# baseline_fer2013 (train, validate, test report, W&B offline run). ARGS are added.
+quick: install
+	$(BIN)/fer-lightning fit --exp baseline_fer2013 --trainer.max_epochs=1 $(ARGS)
 
 # k-fold cross-validation (experiments whose data has folds, e.g. EXP=cnn_ckplus): mean ± std.
 cv: install
@@ -65,7 +70,8 @@ COMPARISON ?= $${FER_RUNS_DIR:-runs}/comparison.md
 compare: install
 	$(BIN)/fer-lightning compare $(RUNS) --out $(COMPARISON)
 
-# Speed ratios (harness overhead, input pipeline vs model, data preparation cold/warm):
+# Speed ratios (harness overhead, input pipeline vs model, data preparation cold/warm, fp32 vs
+# automatic precision, start-up seconds):
 # benchmarks/results.json and BENCHMARKS.md. ARGS go to the benchmark (e.g. --quick).
 bench: install
 	$(BIN)/python -m fer_lightning.bench $(ARGS)
@@ -80,6 +86,12 @@ publish: install
 
 tables: install
 	$(BIN)/fer-lightning tables
+
+# On one GPU, in a few minutes: bf16 training steps of every experiment family (images/s, peak
+# memory, timm's RTX 3090 figures beside) and a 1-GPU DDP run over NCCL: benchmarks/GPU_CHECK.md.
+# ARGS="--device cpu --steps 4 --warmup 1 --no-reference" runs the same code on the CPU.
+gpu-check: install
+	$(BIN)/python -m fer_lightning.bench.gpu_check $(ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

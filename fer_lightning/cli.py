@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import torch
-
 # Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 
@@ -49,9 +47,13 @@ from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import runs_root
+from fer_lightning.precision import auto_precision
+from fer_lightning.precision import describe as describe_precision
+from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
 from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epochs
 
 log = logging.getLogger("fer_lightning")
+hide_lightning_tips()
 
 DESCRIPTION = (
     "fer-lightning: facial expression recognition experiments. "
@@ -63,13 +65,6 @@ DESCRIPTION = (
 #: Set for the processes of one run (DDP launches the script again per device) so that they
 #: all share one run directory.
 RUN_DIR_ENV = "FER_RUN_DIR"
-
-
-def auto_precision() -> str:
-    """bf16 mixed precision on GPUs that have it, fp16 mixed on older GPUs, fp32 on CPU."""
-    if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
 
 
 def latest_run(experiment: str) -> Path | None:
@@ -279,14 +274,22 @@ class FERLightningCLI(LightningCLI):
                 log_model=cfg.get("wandb_log_model") or False if mode == "online" else False,
                 group=self.experiment,
             )
+            drop_wandb_anonymous(wandb)
             loggers.append(wandb)
         return loggers
 
     def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
         self._check_data_location()
         trainer_cfg = self._get(self.config_init, "trainer", default={})
-        if trainer_cfg.get("precision") is None:
-            kwargs["precision"] = auto_precision()
+        if trainer_cfg.get("precision") is None:  # what the hardware does natively
+            kwargs["precision"] = auto_precision(trainer_cfg.get("accelerator"))
+            if rank_zero_only.rank == 0:
+                log.info(
+                    "precision: %s",
+                    describe_precision(kwargs["precision"], trainer_cfg.get("accelerator")),
+                )
+        elif rank_zero_only.rank == 0:
+            log.info("precision: %s (--trainer.precision)", trainer_cfg.get("precision"))
         if trainer_cfg.get("logger") in (None, True):
             if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
                 make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))

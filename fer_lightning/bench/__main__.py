@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from fer_lightning.bench import dataprep, harness, pipeline
+from fer_lightning.bench import dataprep, harness, pipeline, precision, startup
 from fer_lightning.bench.common import load_average, machine
 from fer_lightning.bench.report import markdown
 
@@ -59,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=64,
         log=log,
     )
+    results["precision"] = precision.measure(
+        "baseline_fer2013",
+        args.rounds,
+        args.steps,
+        warmup=min(5, args.steps // 2),
+        batch_size=64,
+        log=log,
+    )
+    results["startup"] = startup.measure(runs=1 if args.quick else 5, log=log)
     results["pipeline"] = [
         pipeline.measure(
             exp, args.rounds, args.samples, model_steps=max(6, args.steps // 2), log=log

@@ -26,18 +26,27 @@ def data_args(name: str) -> dict[str, Any]:
     return dict(data.get("init_args") or {})
 
 
-def build_model(name: str, pretrained: bool = False) -> FERClassifier:
+def build_model(
+    name: str,
+    pretrained: bool = False,
+    image_size: int | None = None,
+    channels_last: bool | None = False,
+) -> FERClassifier:
     """The experiment's model with the links LightningCLI would make from the datamodule.
-    ImageNet weights do not change the speed, so they are not loaded by default."""
+    ImageNet weights do not change the speed, so they are not loaded by default.
+    ``image_size`` replaces the experiment's input size (quick checks). Memory format NCHW
+    unless asked (None: the model's automatic choice), so that a Trainer and a bare loop
+    measured side by side run the same layout."""
     model = dict(experiment_config(name).get("model") or {})
     model["pretrained"] = pretrained
+    model["channels_last"] = channels_last
     data = data_args(name)
     return FERClassifier(
         **model,
         num_classes=len(FER7),
         class_names=list(FER7),
         in_chans=int(data.get("channels", 1)),
-        image_size=int(data.get("image_size", 48)),
+        image_size=image_size or int(data.get("image_size", 48)),
     )
 
 

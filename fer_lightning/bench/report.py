@@ -93,4 +93,61 @@ def markdown(r: dict[str, Any]) -> str:
             f"**Warm (median): {d['warm_median_s']:.2f} s** — goal ≤ {d['goal_warm_s']} s: "
             f"{_met(d['warm_median_s'] <= d['goal_warm_s'])}. {d['note']}",
         ]
+    lines += precision_markdown(r.get("precision"))
+    lines += startup_markdown(r.get("startup"))
     return "\n".join(lines) + "\n"
+
+
+def precision_markdown(p: dict[str, Any] | None) -> list[str]:
+    """Section 4: fp32 against the automatic precision (``fer_lightning.precision``)."""
+    if p is None:
+        return []
+    lines = [
+        "",
+        "## 4. fp32 vs automatic precision",
+        "",
+        f"`{p['experiment']}` model, batch {p['batch_size']}, {p['steps']} training steps on "
+        "random in-memory tensors in a bare loop (forward, cross-entropy, backward, Adam); bf16 "
+        "= `torch.autocast('cpu', torch.bfloat16)` around the forward pass, as Lightning's "
+        "`bf16-mixed`. The variants' steps are interleaved (each timed alone), images/s over "
+        f"the steps after the first {p['warmup_steps']}. This CPU "
+        + ("has" if p["cpu_native_bf16"] else "lacks")
+        + f" native bf16, so the automatic choice is **{p['automatic_precision']}** "
+        f"(`{p['automatic_variant']}`).",
+        "",
+        "| round | " + " | ".join(p["images_per_s"]) + " |",
+        "|---:|" + "---:|" * len(p["images_per_s"]),
+    ]
+    for i, row in enumerate(p["rounds"], 1):
+        lines.append(f"| {i} | " + " | ".join(f"{row[k]:.1f}" for k in p["images_per_s"]) + " |")
+    lines += [
+        "| ratio to fp32 (median) | "
+        + " | ".join(f"{p['ratio_to_fp32'][k]:.3f}" for k in p["images_per_s"])
+        + " |",
+        "",
+        f"**Automatic vs fp32: {p['automatic_vs_fp32']:.3f}x** images/s.",
+    ]
+    return lines
+
+
+def startup_markdown(s: dict[str, Any] | None) -> list[str]:
+    """Section 5: start-up seconds of the light commands."""
+    if s is None:
+        return []
+    lines = [
+        "",
+        "## 5. Start-up",
+        "",
+        f"Wall seconds from launch to exit (`python -m fer_lightning ...`, a fresh interpreter "
+        f"each), median of {s['runs']}.",
+        "",
+        "| command | median s | median CPU s | goal |",
+        "|---|---:|---:|---|",
+    ]
+    for row in s["commands"]:
+        ok = row["median_s"] <= s["goal_s"]
+        lines.append(
+            f"| `{row['command']}` | {row['median_s']:.2f} | {row['median_cpu_s']:.2f} | "
+            f"≤ {s['goal_s']} s: {_met(ok)} |"
+        )
+    return lines

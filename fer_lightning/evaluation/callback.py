@@ -114,6 +114,7 @@ class EvaluationReport(L.Callback):
             "seed": int(seed) if seed is not None else None,
             "tta": getattr(dm, "tta", "none"),
             "tta_crop_size": getattr(dm, "tta_crop_size", None),
+            # the Trainer's precision ("bf16-mixed", "32-true", ...): automatic unless given
             "precision": str(trainer.precision),
             "hardware": hardware.describe(accelerator, trainer.num_devices),
             "git_commit": commit,

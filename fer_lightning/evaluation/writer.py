@@ -165,7 +165,8 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
         + (f" (epoch {best})" if best is not None else ""),
         f"- epochs trained: {summary['epochs'] if summary['epochs'] is not None else 'n/a'}, "
         f"training time {format_duration(summary['training_time_s'])}, "
-        + (f"{ips:,.0f} images/s" if ips is not None else "images/s n/a"),
+        + (f"{ips:,.0f} images/s" if ips is not None else "images/s n/a")
+        + (f", precision {summary['precision']}" if summary.get("precision") else ""),
         f"- test-time augmentation: {tta_text}",
         f"- seed {summary['seed']}, git commit {summary['git_commit'] or 'n/a'}"
         + (" (uncommitted changes)" if summary["git_dirty"] else ""),

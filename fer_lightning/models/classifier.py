@@ -65,7 +65,7 @@ class FERClassifier(L.LightningModule):
         class_weights: bool = False,
         label_smoothing: float = 0.0,
         aux_loss_weight: float = 0.3,
-        channels_last: bool = False,
+        channels_last: bool | None = None,
         compile: bool = False,
     ) -> None:
         """
@@ -80,8 +80,10 @@ class FERClassifier(L.LightningModule):
             label_smoothing: cross-entropy label smoothing.
             aux_loss_weight: weight of each auxiliary classifier's loss (GoogLeNet, InceptionV3;
                 training only; 0.3 as GoogLeNet's paper and trinh2023).
-            channels_last: NHWC memory format for the model and its inputs (faster
-                convolutions with mixed precision on recent GPUs).
+            channels_last: NHWC memory format for the backbone and its inputs. None: on when
+                training on a CPU, where it measured faster in fp32 and in bf16 (``make
+                bench``), off on GPUs (not measured here; ``true`` usually helps convolutions
+                with mixed precision on recent GPUs).
             compile: ``torch.compile`` the backbone and head (in place, so checkpoints keep
                 their parameter names); the first steps are slow while it compiles.
         """
@@ -107,11 +109,14 @@ class FERClassifier(L.LightningModule):
         )
         self.backbone = built.module
         self.head = create_head(head, built.out_shape, num_classes, **(head_kwargs or {}))
+        self._channels_last = False
         if channels_last:
-            self.backbone.to(memory_format=torch.channels_last)
+            self._use_channels_last()
         if compile:
             self.backbone.compile()
             self.head.compile()
+        # One input, for Lightning's model summary: its FLOPs and in/out sizes columns.
+        self.example_input_array = torch.zeros(1, in_chans, image_size, image_size)
         # Filled from the datamodule at fit time and saved with the checkpoint.
         self.register_buffer("loss_weight", torch.ones(num_classes))
         # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
@@ -134,7 +139,7 @@ class FERClassifier(L.LightningModule):
     def _logits(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """(logits, auxiliary logits); backbones with auxiliary classifiers (GoogLeNet,
         InceptionV3) return them in training mode only."""
-        if self.hparams.channels_last:
+        if self._channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         out = self.backbone(x)
         features, aux = out if isinstance(out, tuple) else (out, ())
@@ -143,7 +148,17 @@ class FERClassifier(L.LightningModule):
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
+    def _use_channels_last(self) -> None:
+        self.backbone.to(memory_format=torch.channels_last)
+        self._channels_last = True
+
     def setup(self, stage: str) -> None:
+        if (
+            stage == "fit"
+            and self.hparams.channels_last is None
+            and self.trainer.strategy.root_device.type == "cpu"
+        ):
+            self._use_channels_last()  # automatic: faster on CPUs (see __init__)
         if stage == "fit" and self.hparams.class_weights:
             dm = getattr(self.trainer, "datamodule", None)
             if dm is None or not hasattr(dm, "class_weights"):
@@ -167,7 +182,7 @@ class FERClassifier(L.LightningModule):
             loss = loss + self.hparams.aux_loss_weight * F.cross_entropy(
                 aux_logits, y, weight=weight, label_smoothing=smoothing
             )
-        self.metrics[f"{stage}_"].update(logits.detach(), y)
+        self.metrics[f"{stage}_"].update(logits.detach().float(), y)  # bf16 under autocast
         self.log(
             f"{stage}/loss",
             loss,
@@ -192,7 +207,7 @@ class FERClassifier(L.LightningModule):
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self(x).softmax(dim=-1)
+        return self(x).float().softmax(dim=-1)
 
     # ------------------------------------------------------------------------- metrics
     def _log_epoch_metrics(self, stage: str) -> None:

@@ -1,0 +1,40 @@
+"""Start-up noise users cannot act on, hidden from the run's output."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+#: Where Lightning's ``rank_zero_info`` messages are logged from (fabric and pytorch rebind it).
+_LIGHTNING_INFO_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+)
+
+
+class _NoTips(logging.Filter):
+    """Drops Lightning's advertisements ("💡 Tip: For seamless cloud uploads ... litmodels",
+    "... litlogger"): products this package does not use."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def hide_lightning_tips() -> None:
+    """Idempotent: the filter is installed once per logger. Also hides the model summary's
+    warning that its size estimate assumes fp32 under bf16 (the parameters are fp32 anyway)."""
+    warnings.filterwarnings("ignore", message="Precision .* is not supported by the model summary")
+    for name in _LIGHTNING_INFO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTips) for f in logger.filters):
+            logger.addFilter(_NoTips())
+
+
+def drop_wandb_anonymous(logger: Any) -> None:
+    """Lightning's ``WandbLogger`` passes ``anonymous=None`` to ``wandb.init``, and wandb 0.2x
+    warns about the setting whatever its value ("The anonymous setting has no effect ...");
+    leaving the key out changes nothing else."""
+    init = getattr(logger, "_wandb_init", None)
+    if isinstance(init, dict) and init.get("anonymous") is None:
+        init.pop("anonymous", None)

@@ -1,0 +1,90 @@
+"""``fer-lightning --help``, ``experiments`` and the argument errors it can find alone answer
+without importing torch or Lightning (start-up seconds are measured by ``make bench``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer_lightning import commands
+from fer_lightning.main import LIGHTNING_SUBCOMMANDS, help_text, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import contextlib, io, json, sys
+from fer_lightning.main import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    rc = main({args!r})
+heavy = [m for m in ("torch", "lightning", "torchvision", "timm", "wandb") if m in sys.modules]
+print(json.dumps({{"rc": rc, "heavy": heavy, "out": out.getvalue(), "err": err.getvalue()}}))
+"""
+
+
+def _probe(args: list[str]) -> dict:
+    """Run ``main(args)`` in a fresh interpreter; its exit code, output and heavy imports."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("args", "rc", "expected"),
+    [
+        (["--help"], 0, "augment-preview"),
+        (["experiments"], 0, "baseline_fer2013"),
+        (["fitt"], 2, "did you mean 'fit'?"),
+        (["fit", "--exp", "resnet19_fer2013"], 2, "unknown experiment 'resnet19_fer2013'"),
+        ([], 2, "a subcommand is needed"),
+    ],
+)
+def test_light_commands_do_not_import_torch(args: list[str], rc: int, expected: str) -> None:
+    result = _probe(args)
+    assert result["rc"] == rc
+    assert expected in result["out"] + result["err"]
+    assert result["heavy"] == [], f"{args} imported {result['heavy']}"
+
+
+def test_help_lists_every_subcommand_with_a_line() -> None:
+    text = help_text()
+    for name in [*LIGHTNING_SUBCOMMANDS, *commands.SUBCOMMANDS]:
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(name + " "))
+        assert len(line.split(maxsplit=1)) == 2, f"{name} has no description"
+        assert len(line) <= 100
+
+
+def test_training_commands_go_to_lightning_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fer_lightning.cli as cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(cli, "main", lambda args: seen.append(args) or 0)
+    assert main(["fit", "--exp", "baseline_fer2013", "--data.batch_size=8"]) == 0
+    assert main(["report", "runs/x"]) == 0
+    assert main(["--print_config"]) == 0
+    assert seen == [
+        ["fit", "--exp", "baseline_fer2013", "--data.batch_size=8"],
+        ["report", "runs/x"],
+        ["--print_config"],
+    ]
+
+
+def test_the_installed_command_is_the_light_entry_point() -> None:
+    scripts = (ROOT / "pyproject.toml").read_text().split("[project.scripts]")[1]
+    assert scripts.split("[")[0].strip() == 'fer-lightning = "fer_lightning.main:main"'
+    done = subprocess.run(
+        [sys.executable, "-m", "fer_lightning", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0 and "fit" in done.stdout
