@@ -283,13 +283,9 @@ class FERLightningCLI(LightningCLI):
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("precision") is None:  # what the hardware does natively
             kwargs["precision"] = auto_precision(trainer_cfg.get("accelerator"))
-            if rank_zero_only.rank == 0:
-                log.info(
-                    "precision: %s",
-                    describe_precision(kwargs["precision"], trainer_cfg.get("accelerator")),
-                )
-        elif rank_zero_only.rank == 0:
-            log.info("precision: %s (--trainer.precision)", trainer_cfg.get("precision"))
+            precision_note = describe_precision(kwargs["precision"], trainer_cfg.get("accelerator"))
+        else:
+            precision_note = f"{trainer_cfg.get('precision')} (--trainer.precision)"
         if trainer_cfg.get("logger") in (None, True):
             if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
                 make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
@@ -304,7 +300,10 @@ class FERLightningCLI(LightningCLI):
         kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
         kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
         kwargs.setdefault("default_root_dir", str(self.run_dir))
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        if rank_zero_only.rank == 0:  # said once the Trainer accepted its settings
+            log.info("precision: %s", precision_note)
+        return trainer
 
     # ------------------------------------------------------------------------- hooks
     def _cross_dataset(self) -> None:

@@ -15,10 +15,12 @@ _LIGHTNING_INFO_LOGGERS = (
 
 class _NoTips(logging.Filter):
     """Drops Lightning's advertisements ("💡 Tip: For seamless cloud uploads ... litmodels",
-    "... litlogger"): products this package does not use."""
+    "... litlogger"): products this package does not use; and its "Using bfloat16 Automatic
+    Mixed Precision" line, which our own precision line (after the Trainer is built) replaces."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
+        msg = str(record.msg)
+        return not (msg.startswith("💡 Tip") or "Automatic Mixed Precision" in msg)
 
 
 def hide_lightning_tips() -> None:

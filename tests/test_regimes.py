@@ -69,6 +69,7 @@ def fit_with(
             "--data.batch_size=8",
             "--data.num_workers=0",
             "--data.augment=none",
+            "--lr_scheduler=null",  # the block's rate is checked against the head's as set
             "--test_after_fit=false",
             *more,
         ]

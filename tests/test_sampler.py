@@ -24,8 +24,10 @@ class Imbalanced(FERDataModule):
         return {name: Split(images, labels) for name in ("train", "val", "test")}
 
 
-def _drawn_labels(dm: FERDataModule) -> np.ndarray:
-    return np.concatenate([y.numpy() for _, y in dm.train_dataloader()])
+def _drawn_labels(dm: FERDataModule, epoch: int) -> np.ndarray:
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(epoch)  # as Lightning does: each epoch its own draw
+    return np.concatenate([y.numpy() for _, y in loader])
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -37,7 +39,7 @@ def test_weighted_sampler_balances_training_batches(weighted: bool) -> None:
     assert isinstance(loader.sampler, EpochSampler)  # draws by (seed, epoch), resumable
     assert (loader.sampler.weights is not None) is weighted
     torch.manual_seed(0)
-    share = np.mean(np.concatenate([_drawn_labels(dm) for _ in range(20)]) == 1)
+    share = np.mean(np.concatenate([_drawn_labels(dm, epoch) for epoch in range(20)]) == 1)
     if weighted:
         assert 0.4 < share < 0.6  # 2,000 draws around 0.5
     else:

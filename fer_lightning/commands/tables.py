@@ -1,5 +1,7 @@
-"""``fer-lightning tables``: regenerate one table per paper from ``results/`` into
-``results/tables.md`` and README.md (``--check``: fail instead when either is stale)."""
+"""``fer-lightning tables``: write the papers' tables from the published runs.
+
+One table per paper from ``results/`` into ``results/tables.md`` and README.md (``--check``:
+fail instead when either is stale)."""
 
 from __future__ import annotations
 

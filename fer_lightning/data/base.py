@@ -57,7 +57,7 @@ def check_settings(
     if num_workers != "auto" and (
         isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
     ):
-        raise bad("num_workers", num_workers, "'auto', 0 (load in the main process) or more")
+        raise bad("num_workers", num_workers, "a whole number >= 0 or 'auto'")
     if image_size < 1:
         raise bad("image_size", image_size, "a positive number of pixels (e.g. 48)")
     if channels not in (1, 3):
