@@ -181,6 +181,11 @@ CASES = [
         ["{empty_dir}/ckplus/", "anger", "class folders"],
     ),
     Case(
+        "CK+: data root is FER2013's",
+        [*CK, "--data.data_dir={data}/fer2013"],
+        ["{data}/fer2013/ckplus/", "no CK+ class folder", "test, train"],
+    ),
+    Case(
         "RAF-DB: empty data root",
         [
             "fit",

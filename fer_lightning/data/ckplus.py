@@ -152,8 +152,11 @@ class CKPlusDataModule(FERDataModule):
     def layout_problem(self, root: Path) -> str | None:
         if not root.is_dir():
             return f"{root} does not exist"
-        if not any(entry.is_dir() for entry in os.scandir(root)):
+        folders = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
+        if not folders:
             return f"{root} holds no class folders"
+        if not {name.lower() for name in folders} & set(CKPLUS7):
+            return f"{root} holds no CK+ class folder (it holds {', '.join(folders[:5])})"
         return None
 
     def load_splits(self, root: Path) -> dict[str, Split]:
