@@ -203,3 +203,32 @@ def test_ensemble_refuses_runs_on_different_test_sets(tmp_path: Path) -> None:
     with pytest.raises(FERUserError, match="were scored on different test sets"):
         ensemble_main([str(a), str(b), "--out", str(tmp_path / "ens")])
     assert not (tmp_path / "ens").exists()
+
+
+def test_ddp_gather_restores_the_dataset_order() -> None:
+    """UnrepeatedDistributedSampler gives rank r the images r, r+W, ...; the gathered
+    predictions must come back in the dataset's order to pair with other runs and images."""
+    import torch
+
+    from fer_lightning.evaluation.callback import _gather
+
+    n, world = 7, 2
+    targets = torch.arange(n) % 3
+    probs = torch.eye(3)[targets] * torch.arange(1, n + 1)[:, None].float()  # row i: i + 1
+    shares = [torch.arange(r, n, world) for r in range(world)]  # the sampler's shares
+
+    class Rank0:
+        device = torch.device("cpu")
+        trainer = type("T", (), {"world_size": world})()
+        calls = 0
+
+        def all_gather(self, x: torch.Tensor) -> torch.Tensor:
+            other = shares[1]
+            if x.ndim == 0:  # the sizes
+                return torch.tensor([len(shares[0]), len(other)])
+            padded = torch.zeros_like(x)
+            padded[: len(other)] = (probs if x.ndim == 2 else targets)[other]
+            return torch.stack([x, padded])
+
+    got_probs, got_targets = _gather(Rank0(), probs[shares[0]], targets[shares[0]])
+    assert torch.equal(got_targets, targets) and torch.equal(got_probs, probs)
