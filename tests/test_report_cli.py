@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import wandb
 from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning.cli import main, run_cli
@@ -171,7 +170,7 @@ def test_wandb_gets_the_pictures_and_the_table(
     assert {"confusion_matrix_plot_table", "roc_plot_table"} <= tables, tables
     (logger,) = [lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger)]
     run_id = logger.experiment.id
-    wandb.finish()
+    logger.experiment.finish()  # flushes the record file
     # An offline run keeps its history, summary and artifacts in its .wandb record file
     # (wandb-summary.json is written only when synced): the interval and ECE keys, and
     # --wandb_log_model's best checkpoint as a model artifact.
