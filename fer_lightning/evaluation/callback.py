@@ -119,7 +119,7 @@ class EvaluationReport(L.Callback):
             "checkpoint_selection": (
                 self.checkpoint_selection
                 if trainer.ckpt_path
-                else "none: the model's weights as they are (no checkpoint loaded)"
+                else "not recorded: no checkpoint restored by Lightning (the weights as they are)"
             ),
             "test_fingerprint": fingerprint_of(dm),
         }
