@@ -203,3 +203,71 @@ def test_ensemble_refuses_runs_on_different_test_sets(tmp_path: Path) -> None:
     with pytest.raises(FERUserError, match="were scored on different test sets"):
         ensemble_main([str(a), str(b), "--out", str(tmp_path / "ens")])
     assert not (tmp_path / "ens").exists()
+
+
+def test_ddp_gather_restores_the_dataset_order() -> None:
+    """UnrepeatedDistributedSampler gives rank r the images r, r+W, ...; the gathered
+    predictions must come back in the dataset's order to pair with other runs and images."""
+    import torch
+
+    from fer_lightning.evaluation.callback import _gather
+
+    n, world = 7, 2
+    targets = torch.arange(n) % 3
+    probs = torch.eye(3)[targets] * torch.arange(1, n + 1)[:, None].float()  # row i: i + 1
+    shares = [torch.arange(r, n, world) for r in range(world)]  # the sampler's shares
+
+    class Rank0:
+        device = torch.device("cpu")
+        trainer = type("T", (), {"world_size": world})()
+        calls = 0
+
+        def all_gather(self, x: torch.Tensor) -> torch.Tensor:
+            other = shares[1]
+            if x.ndim == 0:  # the sizes
+                return torch.tensor([len(shares[0]), len(other)])
+            padded = torch.zeros_like(x)
+            padded[: len(other)] = (probs if x.ndim == 2 else targets)[other]
+            return torch.stack([x, padded])
+
+    got_probs, got_targets = _gather(Rank0(), probs[shares[0]], targets[shares[0]])
+    assert torch.equal(got_targets, targets) and torch.equal(got_probs, probs)
+
+
+def test_seeds_trains_each_seed_in_its_own_run_and_reports_mean_and_std(
+    fer_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from fer_lightning.cli import main
+
+    small = [
+        f"--data.data_dir={fer_folder}",
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=2",
+        "--trainer.limit_val_batches=1",
+        "--trainer.enable_progress_bar=false",
+        "--data.batch_size=8",
+        "--data.num_workers=0",
+        "--wandb_mode=disabled",
+    ]
+    assert (
+        main(["seeds", "--exp", "baseline_fer2013", "--n", "2", "--first-seed", "3", *small]) == 0
+    )
+    (path,) = (Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").glob("*-seeds/seeds.json")
+    summary = json.loads(path.read_text())
+    assert [s["seed"] for s in summary["seeds"]] == [3, 4]
+    accs = [s["test_acc"] for s in summary["seeds"]]
+    assert summary["test_acc_mean"] == pytest.approx(np.mean(accs))
+    assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
+    f1s = [s["test_f1_macro"] for s in summary["seeds"]]
+    assert summary["test_f1_macro_std"] == pytest.approx(np.std(f1s, ddof=1))
+    runs = [Path(s["run_dir"]) for s in summary["seeds"]]
+    assert [json.loads((r / "summary.json").read_text())["seed"] for r in runs] == [3, 4]
+    probs = [Predictions.load(r).probs for r in runs]
+    assert not np.allclose(probs[0], probs[1])  # the seed changed the training
+    assert "over 2 seeds" in capsys.readouterr().out
+
+    capsys.readouterr()
+    assert main(["seeds", "--exp", "baseline_fer2013", "--n", "1"]) == 2
+    assert "--n must be at least 2" in capsys.readouterr().err

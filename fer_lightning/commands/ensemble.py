@@ -18,7 +18,7 @@ import numpy as np
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.compare import same_test_set
 from fer_lightning.evaluation.predictions import Predictions
-from fer_lightning.evaluation.summary import read_summary
+from fer_lightning.evaluation.summary import git_commit, read_summary
 from fer_lightning.paths import runs_root
 
 
@@ -39,6 +39,7 @@ def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predic
 
 def ensemble_facts(summaries: list[dict[str, Any]], name: str) -> dict[str, Any]:
     first = summaries[0]
+    commit, dirty = git_commit()
     params = [s.get("parameters") for s in summaries]
     models = ", ".join(str(s.get("model")) for s in summaries)
     selections = "; ".join(
@@ -56,6 +57,8 @@ def ensemble_facts(summaries: list[dict[str, Any]], name: str) -> dict[str, Any]
         "checkpoint_selection": f"each member's own ({selections})",
         "test_fingerprint": first.get("test_fingerprint"),
         "ensemble_of": [s["run"] for s in summaries],
+        "git_commit": commit,
+        "git_dirty": dirty,
     }
 
 

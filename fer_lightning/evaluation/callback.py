@@ -126,7 +126,7 @@ class EvaluationReport(L.Callback):
             "checkpoint_selection": (
                 self.checkpoint_selection
                 if trainer.ckpt_path
-                else "none: the model's weights as they are (no checkpoint loaded)"
+                else "not recorded: no checkpoint restored by Lightning (the weights as they are)"
             ),
             "test_fingerprint": fingerprint_of(dm),
         }
@@ -290,8 +290,7 @@ def log_checkpoint_artifact(loggers: list[Any], path: Path) -> None:
 def _log_wandb_plots(
     logger: WandbLogger, predictions: Predictions, summary: dict[str, Any]
 ) -> None:
-    """W&B's interactive confusion matrix and ROC curves, and the intervals and ECE in the
-    run summary."""
+    """W&B's interactive confusion matrix and ROC curves, the intervals and the ECE."""
     import wandb
 
     names = list(predictions.class_names)
@@ -310,12 +309,10 @@ def _log_wandb_plots(
         )
     else:
         log.info("W&B roc_plot skipped: a class is absent from the test labels (see roc.png)")
-    logger.experiment.log(plots)
-    run_summary = logger.experiment.summary
     for key in ("test_accuracy_ci95", "macro_f1_ci95"):
-        low, high = summary[key]
-        run_summary[f"test/{key}_low"], run_summary[f"test/{key}_high"] = low, high
-    run_summary["test/ece"] = summary["ece"]
+        plots[f"test/{key}_low"], plots[f"test/{key}_high"] = summary[key]
+    plots["test/ece"] = summary["ece"]
+    logger.experiment.log(plots)  # scalars: in the run's history and summary
 
 
 def _log_to_wandb(
