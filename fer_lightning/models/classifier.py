@@ -153,11 +153,9 @@ class FERClassifier(L.LightningModule):
         self._channels_last = True
 
     def setup(self, stage: str) -> None:
-        if (
-            stage == "fit"
-            and self.hparams.channels_last is None
-            and self.trainer.strategy.root_device.type == "cpu"
-        ):
+        # Every stage, not only fit: a checkpoint tested on its own must run the same kernels
+        # as the test at the end of fit (bf16 results differ slightly between memory formats).
+        if self.hparams.channels_last is None and self.trainer.strategy.root_device.type == "cpu":
             self._use_channels_last()  # automatic: faster on CPUs (see __init__)
         if stage == "fit" and self.hparams.class_weights:
             dm = getattr(self.trainer, "datamodule", None)
