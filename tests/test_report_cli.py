@@ -58,12 +58,15 @@ def test_fit_report_regenerate_tta_and_compare(
     for c, name in enumerate(preds.class_names):
         tp = np.sum((predicted == c) & (preds.targets == c))
         n_pred, n_true = np.sum(predicted == c), np.sum(preds.targets == c)
-        precision = tp / n_pred if n_pred else 0.0
-        recall = tp / n_true if n_true else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        assert float(rows[name]["precision"]) == pytest.approx(precision, abs=1e-6)
-        assert float(rows[name]["recall"]) == pytest.approx(recall, abs=1e-6)
-        assert float(rows[name]["f1"]) == pytest.approx(f1, abs=1e-6)
+        # 0/0 is undefined: "n/a" in report.csv
+        precision = tp / n_pred if n_pred else np.nan
+        recall = tp / n_true if n_true else np.nan
+        errors = n_pred + n_true - 2 * tp
+        f1 = 2 * tp / (2 * tp + errors) if 2 * tp + errors else np.nan
+        for key, value in (("precision", precision), ("recall", recall), ("f1", f1)):
+            cell = rows[name][key]
+            got = np.nan if cell == "n/a" else float(cell)
+            assert got == pytest.approx(value, abs=1e-6, nan_ok=True), (name, key)
         assert int(rows[name]["support"]) == n_true
     accuracy = float(np.mean(predicted == preds.targets))
     assert float(rows["accuracy"]["f1"]) == pytest.approx(accuracy, abs=1e-6)
