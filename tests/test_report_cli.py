@@ -60,14 +60,15 @@ def test_fit_report_regenerate_tta_and_compare(
     for c, name in enumerate(preds.class_names):
         tp = np.sum((predicted == c) & (preds.targets == c))
         n_pred, n_true = np.sum(predicted == c), np.sum(preds.targets == c)
-        precision = tp / n_pred if n_pred else None  # 0/0: undefined, written n/a
-        recall = tp / n_true if n_true else None
-        f1 = 2 * tp / (n_pred + n_true) if n_pred + n_true else None
+        # 0/0 is undefined: "n/a" in report.csv
+        precision = tp / n_pred if n_pred else np.nan
+        recall = tp / n_true if n_true else np.nan
+        errors = n_pred + n_true - 2 * tp
+        f1 = 2 * tp / (2 * tp + errors) if 2 * tp + errors else np.nan
         for key, value in (("precision", precision), ("recall", recall), ("f1", f1)):
-            if value is None:
-                assert rows[name][key] == "n/a"
-            else:
-                assert float(rows[name][key]) == pytest.approx(value, abs=1e-6)
+            cell = rows[name][key]
+            got = np.nan if cell == "n/a" else float(cell)
+            assert got == pytest.approx(value, abs=1e-6, nan_ok=True), (name, key)
         assert int(rows[name]["support"]) == n_true
     accuracy = float(np.mean(predicted == preds.targets))
     assert float(rows["accuracy"]["f1"]) == pytest.approx(accuracy, abs=1e-6)
