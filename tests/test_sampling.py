@@ -4,6 +4,8 @@ under DDP), per-item augmentation seeds, persistent workers and the ``auto`` wor
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +116,21 @@ def test_auto_workers_leave_a_core_to_each_training_process(
     assert FER2013DataModule(data_dir=str(fer_folder), num_workers=0).workers() == 0
     with pytest.raises(FERUserError, match="data.num_workers must be a whole number"):
         FER2013DataModule(data_dir=str(fer_folder), num_workers=-1).workers()
+
+
+def test_a_script_with_live_persistent_workers_exits(fer_folder: Path) -> None:
+    """Python ends daemon processes (DataLoader workers) with SIGTERM at exit: workers that
+    ignored it made such a script hang."""
+    script = (
+        "from fer_lightning.data import FER2013DataModule\n"
+        f"dm = FER2013DataModule(data_dir={str(fer_folder)!r}, batch_size=4, num_workers=2)\n"
+        "loader = dm.train_dataloader()\n"
+        "it = iter(loader)\n"
+        "next(it)\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -80,18 +80,17 @@ class ArrayDataset(Dataset):
 
 def seed_worker_transform(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: seed the worker's albumentations pipeline, and leave
-    SIGINT and SIGTERM to the main process.
+    Ctrl-C to the main process.
 
     albumentations keeps its own random state, untouched by ``seed_everything``; deriving it
     from the worker's torch seed (itself derived from the global seed) makes the augmentation
     of items indexed by plain integers reproducible (training items carry their own seed).
-    Ctrl-C reaches every process of the terminal's process group, and ``scancel`` every process
-    of the job: a worker that died of it would break the main process's graceful stop (finish
-    the step, save a checkpoint). The main process ends its workers itself (and a worker whose
-    main process is gone exits on its own).
+    Ctrl-C reaches every process of the terminal's process group: a worker that died of it
+    would break the main process's graceful stop (finish the step, save a checkpoint); the main
+    process ends its workers itself. (SIGTERM is left alone: Python ends its daemon processes
+    with it at exit.)
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     info = torch.utils.data.get_worker_info()
     dataset = info.dataset if info is not None else None
     while dataset is not None and not isinstance(dataset, ArrayDataset):
