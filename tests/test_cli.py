@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from fer_lightning.cli import main, run_cli
+from fer_lightning.precision import auto_precision
 
 SMALL = [
     "--trainer.limit_train_batches=3",
@@ -74,7 +75,7 @@ def test_fit_writes_a_complete_run_directory(
             *SMALL,
         ]
     )
-    assert cli.trainer.precision == "32-true"  # automatic choice on CPU
+    assert cli.trainer.precision == auto_precision("cpu")  # bf16-mixed where the CPU has bf16
     (run,) = runs_of("baseline_fer2013")
     assert cli.run_dir == run
     assert (run / "config.yaml").exists()
