@@ -4,7 +4,8 @@ natively.
 - GPUs: ``bf16-mixed`` where the GPU has bf16 (Ampere and later), else ``16-mixed``.
 - CPUs with native bf16 arithmetic (AVX512-BF16 or AMX tiles; oneDNN then runs convolutions and
   matrix products in bf16): ``bf16-mixed``. On this project's 2-core AMD EPYC (AVX512-BF16) a
-  training step of ``baseline_fer2013`` runs about 1.7x faster than in fp32 (``make bench``).
+  training step of ``baseline_fer2013`` with channels-last ran 2.0x the fp32 images/s on idle
+  cores and 1.3x on heavily shared ones (``make bench``, section 4).
 - other CPUs: ``32-true``. torch's ``_is_mkldnn_bf16_supported()`` is also true on plain AVX512,
   where oneDNN emulates bf16 and it is slower than fp32, so it is not what decides.
 """

@@ -75,7 +75,7 @@ def test_fit_writes_a_complete_run_directory(
             *SMALL,
         ]
     )
-    assert cli.trainer.precision == auto_precision("cpu")  # the automatic choice on this CPU
+    assert cli.trainer.precision == auto_precision("cpu")  # bf16-mixed where the CPU has bf16
     (run,) = runs_of("baseline_fer2013")
     assert cli.run_dir == run
     assert (run / "config.yaml").exists()
