@@ -153,10 +153,14 @@ class FERClassifier(L.LightningModule):
         self._channels_last = True
 
     def setup(self, stage: str) -> None:
-        # Every stage, not only fit: a checkpoint tested on its own must run the same kernels
-        # as the test at the end of fit (bf16 results differ slightly between memory formats).
-        if self.hparams.channels_last is None and self.trainer.strategy.root_device.type == "cpu":
-            self._use_channels_last()  # automatic: faster on CPUs (see __init__)
+        # Automatic: faster on CPUs (see __init__); in every stage, so that a checkpoint tested
+        # again (``fer-lightning test`` / ``report``) computes in the layout its fit's test did.
+        if (
+            self.hparams.channels_last is None
+            and not self._channels_last
+            and self.trainer.strategy.root_device.type == "cpu"
+        ):
+            self._use_channels_last()
         if stage == "fit" and self.hparams.class_weights:
             dm = getattr(self.trainer, "datamodule", None)
             if dm is None or not hasattr(dm, "class_weights"):
