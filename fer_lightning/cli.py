@@ -106,7 +106,8 @@ class FERLightningCLI(LightningCLI):
         super().parse_arguments(parser, args)
         if self.config.get("subcommand"):  # before Lightning itself loads the checkpoint
             subcommand = self.config.subcommand
-            check_ckpt_path(subcommand, self.config[subcommand].get("ckpt_path"))
+            config = self.config[subcommand]
+            check_ckpt_path(subcommand, config.get("ckpt_path"), config.get("model"))
 
     def instantiate_classes(self) -> None:
         try:

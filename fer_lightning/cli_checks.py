@@ -227,7 +227,7 @@ def one_sentence(message: str, parser: Any, args: list[str], cwd: str = ".") -> 
 
 
 # ------------------------------------------------------------------------------ checkpoints
-def check_ckpt_path(subcommand: str, ckpt_path: str | None) -> None:
+def check_ckpt_path(subcommand: str, ckpt_path: str | None, model: Any = None) -> None:
     """A ``--ckpt_path`` file that Lightning could not resume or test from is refused here, in
     one sentence, before Lightning loads it (its own errors are tracebacks, one of which
     advises an unsafe ``torch.load``).
@@ -251,6 +251,23 @@ def check_ckpt_path(subcommand: str, ckpt_path: str | None) -> None:
             f"checkpoint {ckpt_path} was not written by Lightning (it has a 'state_dict' but "
             "no 'pytorch-lightning_version'); use one written by 'fer-lightning fit'"
         )
+    _check_same_model(ckpt_path, ckpt.get("hyper_parameters"), model)
+
+
+def _check_same_model(ckpt_path: str, saved: Any, model: Any) -> None:
+    """A checkpoint of another backbone or head than the configured model would fail in
+    Lightning's ``load_state_dict`` with a page of missing keys, after the data has loaded."""
+    if not isinstance(saved, dict) or model is None:
+        return
+    for key in ("backbone", "head"):
+        want, have = model.get(key), saved.get(key)
+        if want is not None and have is not None and want != have:
+            raise FERUserError(
+                f"checkpoint {ckpt_path} holds a {saved.get('backbone')} / {saved.get('head')} "
+                f"model but the configured model is {model.get('backbone')} / "
+                f"{model.get('head')} (model.{key}); use the experiment it was trained with "
+                "(its run's config.yaml) or a checkpoint of this model"
+            )
 
 
 # --------------------------------------------------------------------------- run directory

@@ -43,6 +43,7 @@ def _fit(exp: str = "baseline_fer2013", *extra: str) -> list[str]:
 
 
 FIT = _fit()
+TEST = ["test", "--exp", "baseline_fer2013", "--data.data_dir={data}"]
 CK = _fit("cnn_ckplus")
 UNSAFE = ["weights_only=False", "weights_only"]
 
@@ -114,6 +115,22 @@ CASES = [
         never=UNSAFE,
     ),
     Case("fit: state dict", [*FIT, "--ckpt_path={state}"], ["{state}", "state_dict"]),
+    Case(
+        "fit: another model's ckpt",
+        [*FIT, "--ckpt_path={other_model}"],
+        ["{other_model}", "resnet18", "baseline_cnn"],
+    ),
+    Case(
+        "test: another model's ckpt",
+        [
+            "test",
+            "--exp",
+            "baseline_fer2013",
+            "--data.data_dir={data}",
+            "--ckpt_path={other_model}",
+        ],
+        ["{other_model}", "resnet18", "baseline_cnn"],
+    ),
     Case(
         "test: text ckpt",
         ["test", "--exp", "baseline_fer2013", "--data.data_dir={data}", "--ckpt_path={text}"],
@@ -212,6 +229,11 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (tmp / "text.ckpt").write_text("not a checkpoint\n")
     (tmp / "empty.ckpt").write_bytes(b"")
     torch.save({"w": torch.zeros(2)}, tmp / "state.pt")
+    other = {"backbone": "resnet18", "head": "linear", "num_classes": 7}
+    torch.save(
+        {"state_dict": {}, "pytorch-lightning_version": "2.6.6", "hyper_parameters": other},
+        tmp / "resnet18.ckpt",
+    )
     (tmp / "typo_data.yaml").write_text("data:\n  init_args:\n    meen: 0.5\n")
     (tmp / "typo_trainer.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (tmp / "broken.yaml").write_text("data: [1, 2\n  x: {\n")
@@ -228,6 +250,7 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "text": str(tmp / "text.ckpt"),
         "empty_file": str(tmp / "empty.ckpt"),
         "state": str(tmp / "state.pt"),
+        "other_model": str(tmp / "resnet18.ckpt"),
         "typo_data": str(tmp / "typo_data.yaml"),
         "typo_trainer": str(tmp / "typo_trainer.yaml"),
         "broken": str(tmp / "broken.yaml"),
