@@ -95,3 +95,17 @@ def test_committed_tables_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     assert load_results(COMMITTED) or not COMMITTED_RUNS
     assert main(["tables", "--check"]) == 0, "results/tables.md or README.md is stale: make tables"
+
+
+def test_bad_paths_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["publish", str(tmp_path / "nope")], "no such run directory"),
+        (["publish", str(tmp_path)], "has no summary.json"),
+        (["tables", "--results", str(tmp_path / "nope")], "no such folder"),
+        (["bundle", str(tmp_path / "nope")], "no such run directory"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err, (args, err)
+    assert not (tmp_path / "nope").exists()

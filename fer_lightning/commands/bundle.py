@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from fer_lightning.commands.report import best_checkpoint
+from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import about, bundle, default_path
 
 
@@ -22,6 +23,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ckpt", type=Path, help="default: the run's checkpoints/best-*.ckpt")
     parser.add_argument("--out", type=Path, default=None, help=f"default: {default_path()}")
     args = parser.parse_args(argv)
+    if not args.run_dir.is_dir():
+        raise FERUserError(f"{args.run_dir}: no such run directory")
     out = bundle(
         args.run_dir, args.ckpt or best_checkpoint(args.run_dir), args.out or default_path()
     )

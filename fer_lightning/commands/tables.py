@@ -25,6 +25,8 @@ def main(argv: list[str]) -> int:
         "--check", action="store_true", help="exit 1 if a written table differs, change nothing"
     )
     args = parser.parse_args(argv)
+    if not args.results.is_dir():
+        raise FERUserError(f"--results {args.results}: no such folder (published runs go there)")
     tables = render(args.results)
     targets = {args.results / TABLES_MD: tables}
     if args.readme.is_file():
