@@ -9,7 +9,7 @@ from typing import Any
 
 
 @lru_cache(maxsize=1)
-def _cpu_name() -> str:
+def cpu_name() -> str:
     """The CPU's marketing name, for people reading a table (not for feature checks)."""
     try:
         with open("/proc/cpuinfo") as fh:
@@ -38,7 +38,7 @@ def describe(accelerator: str | None = None, devices: int = 1) -> dict[str, Any]
     if accelerator in ("gpu", "cuda") and torch.cuda.is_available():
         gpu = torch.cuda.get_device_name(0)
     return {
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_cores": cpu_cores(),
         "gpu": gpu,
         "gpus": devices if gpu else 0,

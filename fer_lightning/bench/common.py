@@ -6,9 +6,9 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
+from fer_lightning import hardware
 from fer_lightning.data.labels import FER7
 from fer_lightning.evaluation.summary import git_commit
 from fer_lightning.experiments import load_config, resolve
@@ -73,16 +73,9 @@ def machine() -> dict[str, Any]:
     import torch
     import torchvision
 
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     commit, dirty = git_commit()
     return {
-        "cpu": cpu,
+        "cpu": hardware.cpu_name(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
