@@ -13,7 +13,7 @@ STAMP := $(VENV)/.fer-lightning-installed
 # (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install train quick cv seeds sweep test lint format experiments compare bench gpu-check publish tables clean
+.PHONY: install train quick cv seeds sweep test test-fast lint format experiments compare bench gpu-check publish tables clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,13 @@ SWEEP ?= experiments/sweeps/cnn_fer2013_optim.yaml
 sweep: install
 	$(BIN)/fer-lightning sweep $(SWEEP) $(ARGS)
 
+# Every test (what CI runs, .ci/run). test-fast leaves out the tests marked slow (DDP,
+# kill-and-resume, the notebook, every experiment, real-data trainings): a few minutes less.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check fer_lightning tests

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PER_CLASS, write_fer2013_folder
-from fakedata import plant_fer2013_findings, write_ckplus, write_rafdb
 
 from fer_lightning.cli import main
 from fer_lightning.data.audit import audit_dataset, blank_masks, duplicate_groups, pixel_hashes
 from fer_lightning.data.labels import FER7
+from tests.helpers.fakedata import (
+    PER_CLASS,
+    plant_fer2013_findings,
+    write_ckplus,
+    write_fer2013_folder,
+    write_rafdb,
+)
 
 
 @pytest.fixture

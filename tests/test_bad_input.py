@@ -2,8 +2,8 @@
 subprocess: a non-zero exit, exactly one line on stderr (``fer-lightning: error: ...``) naming
 the key, file or value and what would be valid, no traceback, nothing left in FER_RUNS_DIR.
 
-All cases run in one ``tests/cli_driver.py`` process (one fork per case, so torch is imported
-once); each fails before any training, on a tiny generated dataset.
+All cases run in one ``tests/helpers/cli_driver.py`` process (one fork per case, so torch is
+imported once); each fails before any training, on a tiny generated dataset.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import write_fer2013_folder
-from fakedata import write_ckplus
 
 from fer_lightning.cli import main, run_cli
+from tests.helpers.fakedata import write_ckplus, write_fer2013_folder
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -286,7 +285,7 @@ def results(places: dict[str, str]) -> dict[str, dict]:
         env = {"FER_RUNS_DIR": str(runs)} | {k: fill(v, places) for k, v in case.env.items()}
         cases.append({"argv": [fill(a, places) for a in case.argv], "env": env})
     done = subprocess.run(
-        [sys.executable, str(TESTS / "cli_driver.py")],
+        [sys.executable, str(TESTS / "helpers" / "cli_driver.py")],
         input=json.dumps(cases),
         capture_output=True,
         text=True,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakedata import CKPLUS_CLASSES, write_ckplus
 from PIL import Image
 
 from fer_lightning.cli import main
 from fer_lightning.data import CKPlusDataModule
 from fer_lightning.errors import DataError
+from tests.helpers.fakedata import CKPLUS_CLASSES, write_ckplus
 
 SUBJECTS, FRAMES, FOLDS = 6, 3, 3
 

@@ -12,15 +12,7 @@ import torch
 
 from fer_lightning.cli import main, run_cli
 from fer_lightning.precision import auto_precision
-
-SMALL = [
-    "--trainer.limit_train_batches=3",
-    "--trainer.limit_val_batches=2",
-    "--trainer.limit_test_batches=2",
-    "--data.batch_size=8",
-    "--data.num_workers=0",
-    "--trainer.enable_progress_bar=false",
-]
+from tests.helpers.commands import SMALL, fit_args
 
 
 @pytest.fixture
@@ -33,11 +25,6 @@ def fake_torch_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.save(resnet18(weights=None).state_dict(), target)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return target
-
-
-def fit_args(data_root: Path, *extra: str) -> list[str]:
-    """``fit`` of the baseline on a generated dataset, a few batches per epoch."""
-    return ["fit", "--exp", "baseline_fer2013", f"--data.data_dir={data_root}", *SMALL, *extra]
 
 
 def runs_of(experiment: str) -> list[Path]:

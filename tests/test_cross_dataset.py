@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakedata import write_ckplus
 
 from fer_lightning import crossdataset
 from fer_lightning.cli import main, run_cli
@@ -18,6 +17,7 @@ from fer_lightning.data import FER7, CKPlusDataModule, FER2013DataModule
 from fer_lightning.data.ckplus import CKPLUS7
 from fer_lightning.errors import FERUserError
 from fer_lightning.models.classifier import FERClassifier
+from tests.helpers.fakedata import write_ckplus
 
 QUIET = ["--data.num_workers=0", "--trainer.enable_progress_bar=false"]
 

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_fer2013_folder
 
 from fer_lightning.cli import run_cli
+from tests.helpers.fakedata import write_fer2013_folder
 
 REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # two training processes
 
 #: 21 validation (PublicTest) and 21 test images: odd, so a padding DistributedSampler would
 #: count one image twice with 2 processes; 28 training images.

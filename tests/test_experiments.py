@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import write_fer2013_folder
-from fakedata import write_ckplus, write_rafdb
 
 from fer_lightning import experiments
 from fer_lightning.cli import run_cli
+from tests.helpers.fakedata import write_ckplus, write_fer2013_folder, write_rafdb
 
 EXPERIMENTS = experiments.list_experiments()
 
@@ -97,6 +96,7 @@ def test_description_names_source_and_paper_result(name: str) -> None:
     assert "paper:" in description and "%" in description, description
 
 
+@pytest.mark.slow  # every experiment, the 224 px ones included
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_experiment_trains_and_validates_one_step(
     name: str, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

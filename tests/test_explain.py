@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_models import fit_tiny
 
 from fer_lightning.cli import main
 from fer_lightning.evaluation.explain import FAMILIES, gradcam, target_layer
 from fer_lightning.models.classifier import FERClassifier
+from tests.helpers.tiny_models import fit_tiny
 
 #: One backbone of each family, at a small input that leaves a target map of at least 2x2
 #: (googlenet 3x3 at 96, inception_v3 3x3 at 139).

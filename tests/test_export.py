@@ -12,12 +12,12 @@ import onnxruntime as ort
 import pytest
 import torch
 from PIL import Image
-from tiny_models import fit_tiny
 
 from fer_lightning.cli import main
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.inference.export import INPUT_NAME, OUTPUT_NAME, read_metadata
 from fer_lightning.inference.recognizer import Recognizer
+from tests.helpers.tiny_models import fit_tiny
 
 ASTRONAUT = Path(__import__("skimage").__file__).parent / "data" / "astronaut.png"
 FACE = (slice(65, 162), slice(175, 272))  # the astronaut's face (rows, columns)

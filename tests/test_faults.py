@@ -59,7 +59,7 @@ def test_nan_loss_stops_with_one_message_and_keeps_the_last_good_checkpoint(
     fer_folder: Path, capsys: pytest.CaptureFixture
 ) -> None:
     rc = main(
-        _fit(fer_folder, "--trainer.max_epochs=3", "--trainer.callbacks+=test_faults.NaNLogitsAt")
+        _fit(fer_folder, "--trainer.max_epochs=3", f"--trainer.callbacks+={__name__}.NaNLogitsAt")
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
@@ -81,7 +81,7 @@ def test_nan_loss_before_any_checkpoint_says_so(
         _fit(
             fer_folder,
             "--trainer.max_epochs=1",
-            "--trainer.callbacks+=test_faults.NaNLogitsAtFirstStep",
+            f"--trainer.callbacks+={__name__}.NaNLogitsAtFirstStep",
         )
     )
     err = capsys.readouterr().err.strip().splitlines()[-1]

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import PER_CLASS, write_fer2013_csv, write_fer2013_folder
 
 from fer_lightning.data import FER7, FER2013DataModule
 from fer_lightning.data import fer2013 as fer2013_module
 from fer_lightning.errors import DataError
+from tests.helpers.fakedata import PER_CLASS, write_fer2013_csv, write_fer2013_folder
 
 N_CLASSES = len(FER7)
 

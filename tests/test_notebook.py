@@ -14,6 +14,8 @@ from fer_lightning.cli import run_cli
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "results.ipynb"
 
+pytestmark = pytest.mark.slow  # a training, then a Jupyter kernel
+
 
 @pytest.fixture
 def this_python_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -121,6 +121,7 @@ def _one_experiment_per_model() -> list[str]:
     return sorted(seen.values())
 
 
+@pytest.mark.slow  # every model of the experiments, the 224 px ones included
 @pytest.mark.parametrize("experiment", _one_experiment_per_model())
 def test_every_experiment_model_trains_in_bf16_on_cpu(experiment: str) -> None:
     """A forward and backward pass under CPU bf16 autocast (what ``bf16-mixed`` does): finite

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import REAL_FER2013
 
 from fer_lightning.data import FER2013DataModule
 from fer_lightning.data.audit import audit_dataset
+from tests.helpers.realdata import REAL_FER2013
 
 pytestmark = [
     pytest.mark.real_data,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_FER2013
 
 from fer_lightning.cli import main
 from fer_lightning.data import FER7, FER2013DataModule
+from tests.helpers.realdata import REAL_FER2013
 
 pytestmark = [
     pytest.mark.real_data,

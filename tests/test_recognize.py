@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_FER2013
 from PIL import Image
-from tiny_models import fit_tiny
 
 from fer_lightning.cli import main
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.inference.detect import Box
+from tests.helpers.realdata import REAL_FER2013
+from tests.helpers.tiny_models import fit_tiny
 
 ASTRONAUT = Path(__import__("skimage").__file__).parent / "data" / "astronaut.png"
 #: Where the astronaut's face is in astronaut.png (512x512), checked by eye: x, y, w, h.

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import fit_args
 
 from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.results.publish import publish
 from fer_lightning.results.tables import load_results, render
+from tests.helpers.commands import fit_args
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "results"

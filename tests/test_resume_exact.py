@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_fer2013_folder
 
 from fer_lightning.cli import run_cli
+from tests.helpers.fakedata import write_fer2013_folder
 
 REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow  # trains, kills and resumes whole runs
 
 #: A callback for the run to be stopped: at (epoch, batch) = $FER_TEST_PAUSE_AT it writes a
 #: marker file and waits (until Lightning has seen the SIGTERM, or for SIGKILL), so the test
@@ -206,7 +208,6 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(
     _resume_and_compare(fer_folder, workers, killed, reference)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "workers", "status"),
     [(signal.SIGTERM, 0, 143), (signal.SIGINT, 2, 130)],

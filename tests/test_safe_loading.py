@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import fit_tiny
 
 from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.checkpoint import load_model, safe_load
+from tests.helpers.tiny_models import fit_tiny
 
 
 @pytest.fixture(scope="module")

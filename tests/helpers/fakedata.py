@@ -1,16 +1,23 @@
-"""Small generated datasets in the real on-disk layouts of RAF-DB and CK+ (CK+48).
+"""Small generated datasets in the real on-disk layouts of FER2013 (image folders and csv),
+RAF-DB and CK+ (CK+48).
 
-No real RAF-DB or CK+ is available here, so the loaders are tested on these. Images carry a
-class-dependent stripe plus noise, so a model can learn something and no two images are equal.
-FER2013's generators stay in ``conftest.py``.
+Tests run on these where the real data is absent or too slow (no real RAF-DB or CK+ is
+available here). Images carry a class-dependent stripe plus noise, so a model can learn
+something and no two images are equal.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from fer_lightning.data.labels import FER7
+
+#: Images per class in each Usage of the generated FER2013.
+PER_CLASS = {"Training": 6, "PublicTest": 2, "PrivateTest": 2}
 
 #: RAF-DB's own label numbers (1..7) and their class names.
 RAFDB_LABELS: dict[int, str] = {
@@ -127,3 +134,49 @@ def plant_fer2013_findings(folder: Path) -> Path:
         test / "neutral" / "PrivateTest_9007.jpg",
     )
     return folder
+
+
+def synthetic_images(n: int, label: int, seed: int) -> np.ndarray:
+    """48x48 uint8 faces-to-be: a class-dependent stripe pattern plus noise, so a model can
+    learn something, and no two images are equal."""
+    rng = np.random.default_rng(seed)
+    base = np.zeros((48, 48), dtype=np.float64)
+    base[:, (label * 6) : (label * 6 + 6)] = 180
+    imgs = base[None] + rng.normal(60, 20, size=(n, 48, 48))
+    return np.clip(imgs, 0, 255).astype(np.uint8)
+
+
+def fer2013_arrays(per_class: dict[str, int] = PER_CLASS) -> list[tuple[str, int, np.ndarray]]:
+    """(usage, label, image) for every image of a small FER2013."""
+    rows = []
+    for u_idx, (usage, n) in enumerate(per_class.items()):
+        for label in range(len(FER7)):
+            for img in synthetic_images(n, label, seed=100 * u_idx + label):
+                rows.append((usage, label, img))
+    return rows
+
+
+def write_fer2013_folder(
+    root: Path, ext: str = ".jpg", per_class: dict[str, int] = PER_CLASS
+) -> Path:
+    """The image-folder release: train/<class>/Training_<id>.jpg and
+    test/<class>/{PublicTest,PrivateTest}_<id>.jpg."""
+    folder = root / "fer2013"
+    for i, (usage, label, img) in enumerate(fer2013_arrays(per_class)):
+        split = "train" if usage == "Training" else "test"
+        path = folder / split / FER7[label] / f"{usage}_{1000 + i}{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img, mode="L").save(path)
+    return folder
+
+
+def write_fer2013_csv(root: Path, per_class: dict[str, int] = PER_CLASS) -> Path:
+    """The Kaggle release: fer2013/fer2013.csv with emotion,pixels,Usage."""
+    path = root / "fer2013" / "fer2013.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for usage, label, img in fer2013_arrays(per_class):
+            writer.writerow([label, " ".join(map(str, img.ravel())), usage])
+    return path

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_fer2013_folder
 
 from fer_lightning.cli import run_cli
+from tests.helpers.fakedata import write_fer2013_folder
 
 
 def fit_tiny(root: Path, experiment: str = "baseline_fer2013", *extra: str) -> Path:

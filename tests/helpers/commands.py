@@ -1,0 +1,20 @@
+"""Command lines the tests run: small, quick variants of what users type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: A few batches per epoch, no workers, no progress bar.
+SMALL = [
+    "--trainer.limit_train_batches=3",
+    "--trainer.limit_val_batches=2",
+    "--trainer.limit_test_batches=2",
+    "--data.batch_size=8",
+    "--data.num_workers=0",
+    "--trainer.enable_progress_bar=false",
+]
+
+
+def fit_args(data_root: Path, *extra: str) -> list[str]:
+    """``fit`` of the baseline on a generated dataset, a few batches per epoch."""
+    return ["fit", "--exp", "baseline_fer2013", f"--data.data_dir={data_root}", *SMALL, *extra]
