@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from fer_lightning.data.labels import FER7
+from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
 
 #: Images per class in each Usage of the generated datasets.
 PER_CLASS = {"Training": 6, "PublicTest": 2, "PrivateTest": 2}
@@ -24,7 +25,7 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("FER_RUN_DIR", raising=False)
+    monkeypatch.delenv(INHERITED_RUN_DIR_ENV, raising=False)
 
 
 @pytest.fixture

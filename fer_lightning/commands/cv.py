@@ -11,13 +11,11 @@ import argparse
 import inspect
 import json
 import statistics
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments
+from fer_lightning import experiments, run_layout
 from fer_lightning.errors import FERUserError
-from fer_lightning.paths import runs_root
 
 
 def _override(extra: list[str], key: str) -> str | None:
@@ -105,7 +103,7 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     results = []
     for fold in range(folds):
-        run_dir = cv_dir / f"fold{fold}"
+        run_dir = run_layout.fold_dir(cv_dir, fold)
         fold_args = [*extra, f"--data.num_folds={folds}", f"--data.fold={fold}"]
         results.append({"fold": fold, **fit_and_test(path, experiment, fold_args, run_dir)})
         print(f"fold {fold}: test accuracy {results[-1]['test_acc']:.4f} ({run_dir})")
@@ -148,12 +146,12 @@ def main(argv: list[str]) -> int:
     experiment = _override(extra, "experiment") or path.stem
     extra = _without(extra, "experiment")
     folds = fold_count(path, extra, args.folds)
-    cv_dir = runs_root() / experiment / f"{datetime.now():%Y%m%d-%H%M%S}-cv"
-    summary = summarize(experiment, run_folds(path, experiment, folds, extra, cv_dir))
-    cv_dir.mkdir(parents=True, exist_ok=True)
-    (cv_dir / "cv.json").write_text(json.dumps(summary, indent=1) + "\n")
+    with run_layout.group_dir(experiment, "cv") as cv_dir:
+        summary = summarize(experiment, run_folds(path, experiment, folds, extra, cv_dir))
+    written = cv_dir / run_layout.CV_JSON
+    written.write_text(json.dumps(summary, indent=1) + "\n")
     print(
         f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
-        f"{100 * summary['test_acc_std']:.2f} % over {folds} folds ({cv_dir / 'cv.json'})"
+        f"{100 * summary['test_acc_std']:.2f} % over {folds} folds ({written})"
     )
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_lightning import experiments
+from fer_lightning import experiments, run_layout
 from fer_lightning.errors import FERUserError
 
 
@@ -59,7 +59,6 @@ def explain_images(ckpt: Path, paths: list[Path], out: Path, chosen: str | None)
 
 def explain_run(run_dir: Path, ckpt: Path | None, out: Path) -> Path:
     """The run's explanations.png, from its config's test split and its predictions.npz."""
-    from fer_lightning.commands.report import best_checkpoint
     from fer_lightning.data.dataset import ArrayDataset
     from fer_lightning.evaluation import plots
     from fer_lightning.evaluation.explain import explanations_figure
@@ -67,11 +66,9 @@ def explain_run(run_dir: Path, ckpt: Path | None, out: Path) -> Path:
     from fer_lightning.evaluation.writer import EXPLANATIONS_PNG
     from fer_lightning.inference.checkpoint import load_model
 
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        raise FERUserError(f"{run_dir} is not a run directory: it has no config.yaml")
+    config = run_layout.run_config(run_dir)
     predictions = Predictions.load(run_dir)
-    loaded = load_model(ckpt or best_checkpoint(run_dir))
+    loaded = load_model(ckpt or run_layout.best_checkpoint(run_dir))
     data = experiments.load_config(config).get("data") or {}
     cls = experiments.import_class(str(data.get("class_path")), config)
     dm = cls(**(data.get("init_args") or {}))
