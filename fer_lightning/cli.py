@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 # Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
@@ -211,16 +213,17 @@ class FERLightningCLI(LightningCLI):
         configs = cfg.get("config") or []
         return Path(str(configs[0])).stem if configs else "default"
 
-    def before_instantiate_classes(self) -> None:
+    def _run_dir(self) -> Path | None:
+        """This run's directory: ``--run_dir``, the one of the process that launched this one
+        (DDP), the resumed run's, else a new one."""
         cfg = self._cfg()
-        self.experiment = self._experiment_name()
         if cfg.get("run_dir"):
-            run_dir = Path(cfg.run_dir)
-        elif os.environ.get(INHERITED_RUN_DIR_ENV):
-            run_dir = Path(os.environ[INHERITED_RUN_DIR_ENV])
-        elif self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
-            run_dir = earlier  # resuming a checkpoint of an earlier run
-        elif self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
+            return Path(cfg.run_dir)
+        if os.environ.get(INHERITED_RUN_DIR_ENV):
+            return Path(os.environ[INHERITED_RUN_DIR_ENV])
+        if self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
+            return earlier  # resuming a checkpoint of an earlier run
+        if self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
             found = run_layout.latest_run(self.experiment)
             if found is None:
                 last = run_layout.last_checkpoint(Path()).as_posix()
@@ -228,14 +231,17 @@ class FERLightningCLI(LightningCLI):
                     f"--ckpt_path last: no run of '{self.experiment}' under "
                     f"{run_layout.runs_root()} has {last} to resume from"
                 )
-            run_dir = found
-        else:
-            kind = None if self.subcommand == "fit" else self.subcommand
-            run_dir = run_layout.new_run_dir(self.experiment, kind)
-        check_run_dir(run_dir, explicit=bool(cfg.get("run_dir")))
-        self._remove_on_failure = RemoveOnFailure(run_dir)
-        self.run_dir = run_dir
-        os.environ[INHERITED_RUN_DIR_ENV] = str(run_dir)
+            return found
+        kind = None if self.subcommand == "fit" else self.subcommand
+        return run_layout.new_run_dir(self.experiment, kind)
+
+    def before_instantiate_classes(self) -> None:
+        self.experiment = self._experiment_name()
+        self.run_dir = self._run_dir()
+        if self.run_dir is not None:
+            check_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
+            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
+        self._remove_on_failure = RemoveOnFailure(self.run_dir)
 
     def _loggers(self) -> list[Logger]:
         cfg = self._cfg()
@@ -262,14 +268,17 @@ class FERLightningCLI(LightningCLI):
         return loggers
 
     def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
-        self._check_data_location()
+        if self.run_dir is not None:  # without a run (fer_lightning.build) nothing is refused
+            self._check_data_location()
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("precision") is None:  # what the hardware does natively
             kwargs["precision"] = auto_precision(trainer_cfg.get("accelerator"))
             precision_note = describe_precision(kwargs["precision"], trainer_cfg.get("accelerator"))
         else:
             precision_note = f"{trainer_cfg.get('precision')} (--trainer.precision)"
-        if trainer_cfg.get("logger") in (None, True):
+        if trainer_cfg.get("logger") in (None, True) and self.run_dir is None:
+            kwargs["logger"] = False  # no run directory to log into (fer_lightning.build)
+        elif trainer_cfg.get("logger") in (None, True):
             if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
                 make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
             kwargs["logger"] = self._loggers()
@@ -282,7 +291,8 @@ class FERLightningCLI(LightningCLI):
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
         kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
-        kwargs.setdefault("default_root_dir", str(self.run_dir))
+        if self.run_dir is not None:
+            kwargs.setdefault("default_root_dir", str(self.run_dir))
         trainer = super().instantiate_trainer(**kwargs)
         if rank_zero_only.rank == 0:  # said once the Trainer accepted its settings
             log.info("precision: %s", precision_note)
@@ -366,6 +376,14 @@ def _setup_logging() -> None:
 
 def run_cli(args: list[str]) -> FERLightningCLI:
     """Run LightningCLI on ``args`` (also what the tests call)."""
+    with cli_session():
+        return make_cli(args)
+
+
+@contextlib.contextmanager
+def cli_session() -> Iterator[None]:
+    """Around one LightningCLI in this process: its run directory is not inherited by the
+    next one, its W&B run is closed, and warnings nobody can act on are not shown."""
     inherited = os.environ.get(INHERITED_RUN_DIR_ENV)  # set when DDP relaunched this script
     try:
         with warnings.catch_warnings():
@@ -373,7 +391,7 @@ def run_cli(args: list[str]) -> FERLightningCLI:
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
             # Lightning 2.6 calls a torch pytree API torch deprecated; nothing a user can do.
             warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-            return _cli(args)
+            yield
     finally:
         if inherited is None:
             os.environ.pop(INHERITED_RUN_DIR_ENV, None)
@@ -388,19 +406,21 @@ def _finish_wandb() -> None:
         wandb.finish()
 
 
-def _cli(args: list[str]) -> FERLightningCLI:
-    return FERLightningCLI(
-        FERClassifier,
-        FERDataModule,
-        command=args,
-        subclass_mode_data=True,
-        args=_expand_exp(args),
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True, "config_filename": run_layout.CONFIG_YAML},
-        save_config_callback=KeepFirstConfig,
-        parser_class=FERArgumentParser,
-        parser_kwargs={"description": DESCRIPTION},
-    )
+def make_cli(
+    args: list[str], cli_class: type[FERLightningCLI] = FERLightningCLI, **changes: Any
+) -> FERLightningCLI:
+    """``cli_class`` (this module's CLI or a subclass of it) on ``args``, with the settings
+    every ``fer-lightning`` command shares; ``changes`` replace some of them."""
+    settings: dict[str, Any] = {
+        "command": args,
+        "subclass_mode_data": True,
+        "seed_everything_default": 0,
+        "save_config_kwargs": {"overwrite": True, "config_filename": run_layout.CONFIG_YAML},
+        "save_config_callback": KeepFirstConfig,
+        "parser_class": FERArgumentParser,
+        "parser_kwargs": {"description": DESCRIPTION},
+    }
+    return cli_class(FERClassifier, FERDataModule, args=_expand_exp(args), **settings | changes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -274,11 +274,11 @@ class RemoveOnFailure:
     command fails with a user error before its data is loaded: a bad option or data root
     leaves no half-made run behind. An existing directory (a resumed run) is never removed."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path | None) -> None:
         self.run_dir = run_dir
         # The directories this command would create: the run's and its missing parents
-        # (runs/<experiment>/, runs/).
-        self.created = missing_dirs(run_dir)
+        # (runs/<experiment>/, runs/); none without a run directory.
+        self.created = missing_dirs(run_dir) if run_dir is not None else []
 
     def clean(self, error: BaseException, data_loaded: bool) -> None:
         if data_loaded or not isinstance(error, FERUserError) or not self.created:

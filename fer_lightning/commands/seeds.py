@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_lightning import experiments, run_layout
-from fer_lightning.commands.cv import _override, _without, fit_and_test, mean_std
+from fer_lightning.commands.cv import fit_and_test, mean_std
 from fer_lightning.errors import FERUserError
 
 
@@ -50,10 +50,11 @@ def main(argv: list[str]) -> int:
         raise FERUserError(f"--config {path}: no such file")
     if args.n < 2:
         raise FERUserError(f"--n must be at least 2 for a standard deviation, got {args.n}")
-    if _override(extra, "seed_everything") is not None:
+    if any(arg.split("=", 1)[0] == "--seed_everything" for arg in extra):
         raise FERUserError("--seed_everything is set by 'seeds' itself; use --first-seed")
-    experiment = _override(extra, "experiment") or path.stem
-    extra = _without(extra, "experiment")
+    from fer_lightning.build import settings  # Lightning: only once the arguments are fine
+
+    experiment = settings(path, extra).name
     results = []
     with run_layout.group_dir(experiment, "seeds") as seeds_dir:
         for seed in range(args.first_seed, args.first_seed + args.n):
