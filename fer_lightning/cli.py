@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
 import warnings
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 # Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
@@ -26,15 +27,13 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from fer_lightning import commands, crossdataset, experiments, run_record
+from fer_lightning import commands, crossdataset, experiments, run_layout, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.cli_checks import (
     FERArgumentParser,
     KeepFirstConfig,
     RemoveOnFailure,
     check_ckpt_path,
-    check_run_dir,
-    make_run_dir,
     quiet_seed_message,
     set_cli_args,
     user_error_of,
@@ -46,10 +45,10 @@ from fer_lightning.interrupt import GracefulStop, exit_status
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
-from fer_lightning.paths import runs_root
 from fer_lightning.precision import auto_precision
 from fer_lightning.precision import describe as describe_precision
 from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
+from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV, check_run_dir, make_run_dir
 from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epochs
 
 log = logging.getLogger("fer_lightning")
@@ -62,25 +61,13 @@ DESCRIPTION = (
     "'--config experiments/NAME.yaml'."
 )
 
-#: Set for the processes of one run (DDP launches the script again per device) so that they
-#: all share one run directory.
-RUN_DIR_ENV = "FER_RUN_DIR"
-
-
-def latest_run(experiment: str) -> Path | None:
-    """The newest run directory of ``experiment`` that has a checkpoint to resume from."""
-    base = runs_root() / experiment
-    runs = sorted(p for p in base.glob("*") if (p / "checkpoints" / "last.ckpt").exists())
-    return runs[-1] if runs else None
-
 
 def _run_dir_of(ckpt_path: str | None) -> Path | None:
     """The run directory holding ``ckpt_path`` (``<run>/checkpoints/x.ckpt``), if it is one."""
     if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
         return None
-    path = Path(ckpt_path)
-    run = path.parent.parent
-    if path.is_file() and path.parent.name == "checkpoints" and (run / "config.yaml").exists():
+    run = run_layout.run_of_checkpoint(ckpt_path)
+    if run is not None and Path(ckpt_path).is_file() and run_layout.config_of(run).exists():
         return run
     return None
 
@@ -177,7 +164,7 @@ class FERLightningCLI(LightningCLI):
             {
                 "checkpoint.monitor": "val/acc",
                 "checkpoint.mode": "max",
-                "checkpoint.filename": "best-epoch{epoch:03d}",
+                "checkpoint.filename": run_layout.BEST_FILENAME,
                 "checkpoint.auto_insert_metric_name": False,
                 "checkpoint.enable_version_counter": False,
             }
@@ -189,7 +176,7 @@ class FERLightningCLI(LightningCLI):
             {
                 "last_checkpoint.monitor": None,
                 "last_checkpoint.save_top_k": 1,
-                "last_checkpoint.filename": "last",
+                "last_checkpoint.filename": run_layout.LAST_FILENAME,
                 "last_checkpoint.enable_version_counter": False,
             }
         )
@@ -226,34 +213,35 @@ class FERLightningCLI(LightningCLI):
         configs = cfg.get("config") or []
         return Path(str(configs[0])).stem if configs else "default"
 
-    def before_instantiate_classes(self) -> None:
+    def _run_dir(self) -> Path | None:
+        """This run's directory: ``--run_dir``, the one of the process that launched this one
+        (DDP), the resumed run's, else a new one."""
         cfg = self._cfg()
-        self.experiment = self._experiment_name()
         if cfg.get("run_dir"):
-            run_dir = Path(cfg.run_dir)
-        elif os.environ.get(RUN_DIR_ENV):
-            run_dir = Path(os.environ[RUN_DIR_ENV])
-        elif self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
-            run_dir = earlier  # resuming a checkpoint of an earlier run
-        elif self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
-            found = latest_run(self.experiment)
+            return Path(cfg.run_dir)
+        if os.environ.get(INHERITED_RUN_DIR_ENV):
+            return Path(os.environ[INHERITED_RUN_DIR_ENV])
+        if self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
+            return earlier  # resuming a checkpoint of an earlier run
+        if self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
+            found = run_layout.latest_run(self.experiment)
             if found is None:
+                last = run_layout.last_checkpoint(Path()).as_posix()
                 raise FERUserError(
-                    f"--ckpt_path last: no run of '{self.experiment}' under {runs_root()} has "
-                    "checkpoints/last.ckpt to resume from"
+                    f"--ckpt_path last: no run of '{self.experiment}' under "
+                    f"{run_layout.runs_root()} has {last} to resume from"
                 )
-            run_dir = found
-        else:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            suffix = "" if self.subcommand == "fit" else f"-{self.subcommand}"
-            run_dir = base = runs_root() / self.experiment / f"{stamp}{suffix}"
-            n = 1
-            while run_dir.exists():  # two runs started in the same second keep their own
-                run_dir, n = base.with_name(f"{base.name}-{n}"), n + 1
-        check_run_dir(run_dir, explicit=bool(cfg.get("run_dir")))
-        self._remove_on_failure = RemoveOnFailure(run_dir)
-        self.run_dir = run_dir
-        os.environ[RUN_DIR_ENV] = str(run_dir)
+            return found
+        kind = None if self.subcommand == "fit" else self.subcommand
+        return run_layout.new_run_dir(self.experiment, kind)
+
+    def before_instantiate_classes(self) -> None:
+        self.experiment = self._experiment_name()
+        self.run_dir = self._run_dir()
+        if self.run_dir is not None:
+            check_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
+            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
+        self._remove_on_failure = RemoveOnFailure(self.run_dir)
 
     def _loggers(self) -> list[Logger]:
         cfg = self._cfg()
@@ -262,7 +250,7 @@ class FERLightningCLI(LightningCLI):
         if mode not in ("offline", "online", "disabled", "dryrun", "run"):
             raise FERUserError(f"WANDB_MODE '{mode}' is not one of offline, online, disabled")
         if mode != "disabled":
-            id_file = self.run_dir / "wandb_id"
+            id_file = self.run_dir / run_layout.WANDB_ID
             run_id = id_file.read_text().strip() if id_file.exists() else None
             wandb = WandbLogger(
                 project=cfg.get("wandb_project") or "fer-lightning",
@@ -280,14 +268,17 @@ class FERLightningCLI(LightningCLI):
         return loggers
 
     def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
-        self._check_data_location()
+        if self.run_dir is not None:  # without a run (fer_lightning.build) nothing is refused
+            self._check_data_location()
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("precision") is None:  # what the hardware does natively
             kwargs["precision"] = auto_precision(trainer_cfg.get("accelerator"))
             precision_note = describe_precision(kwargs["precision"], trainer_cfg.get("accelerator"))
         else:
             precision_note = f"{trainer_cfg.get('precision')} (--trainer.precision)"
-        if trainer_cfg.get("logger") in (None, True):
+        if trainer_cfg.get("logger") in (None, True) and self.run_dir is None:
+            kwargs["logger"] = False  # no run directory to log into (fer_lightning.build)
+        elif trainer_cfg.get("logger") in (None, True):
             if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
                 make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
             kwargs["logger"] = self._loggers()
@@ -300,7 +291,8 @@ class FERLightningCLI(LightningCLI):
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
         kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
-        kwargs.setdefault("default_root_dir", str(self.run_dir))
+        if self.run_dir is not None:
+            kwargs.setdefault("default_root_dir", str(self.run_dir))
         trainer = super().instantiate_trainer(**kwargs)
         if rank_zero_only.rank == 0:  # said once the Trainer accepted its settings
             log.info("precision: %s", precision_note)
@@ -324,7 +316,7 @@ class FERLightningCLI(LightningCLI):
             run_record.record_command(self.run_dir, self.command)
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
-                (self.run_dir / "wandb_id").write_text(logger.experiment.id)
+                (self.run_dir / run_layout.WANDB_ID).write_text(logger.experiment.id)
         if rank_zero_only.rank == 0:
             log.info("run directory: %s", self.run_dir)
             log.info("parameters: %s", f"{self.model.num_parameters():,}")
@@ -384,17 +376,25 @@ def _setup_logging() -> None:
 
 def run_cli(args: list[str]) -> FERLightningCLI:
     """Run LightningCLI on ``args`` (also what the tests call)."""
-    inherited = os.environ.get(RUN_DIR_ENV)  # set when DDP relaunched this script
+    with cli_session():
+        return make_cli(args)
+
+
+@contextlib.contextmanager
+def cli_session() -> Iterator[None]:
+    """Around one LightningCLI in this process: its run directory is not inherited by the
+    next one, its W&B run is closed, and warnings nobody can act on are not shown."""
+    inherited = os.environ.get(INHERITED_RUN_DIR_ENV)  # set when DDP relaunched this script
     try:
         with warnings.catch_warnings():
             # main() hands over sys.argv after expanding --exp; that is intended.
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
             # Lightning 2.6 calls a torch pytree API torch deprecated; nothing a user can do.
             warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-            return _cli(args)
+            yield
     finally:
         if inherited is None:
-            os.environ.pop(RUN_DIR_ENV, None)
+            os.environ.pop(INHERITED_RUN_DIR_ENV, None)
         _finish_wandb()
 
 
@@ -406,19 +406,21 @@ def _finish_wandb() -> None:
         wandb.finish()
 
 
-def _cli(args: list[str]) -> FERLightningCLI:
-    return FERLightningCLI(
-        FERClassifier,
-        FERDataModule,
-        command=args,
-        subclass_mode_data=True,
-        args=_expand_exp(args),
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        save_config_callback=KeepFirstConfig,
-        parser_class=FERArgumentParser,
-        parser_kwargs={"description": DESCRIPTION},
-    )
+def make_cli(
+    args: list[str], cli_class: type[FERLightningCLI] = FERLightningCLI, **changes: Any
+) -> FERLightningCLI:
+    """``cli_class`` (this module's CLI or a subclass of it) on ``args``, with the settings
+    every ``fer-lightning`` command shares; ``changes`` replace some of them."""
+    settings: dict[str, Any] = {
+        "command": args,
+        "subclass_mode_data": True,
+        "seed_everything_default": 0,
+        "save_config_kwargs": {"overwrite": True, "config_filename": run_layout.CONFIG_YAML},
+        "save_config_callback": KeepFirstConfig,
+        "parser_class": FERArgumentParser,
+        "parser_kwargs": {"description": DESCRIPTION},
+    }
+    return cli_class(FERClassifier, FERDataModule, args=_expand_exp(args), **settings | changes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,6 @@ sentence, checked before a run directory, a W&B run or any data exists.
   instead of a 120-line usage dump (``--help`` still prints the usage).
 - :func:`check_ckpt_path`: ``--ckpt_path`` must be a Lightning checkpoint, refused with the
   sentence ``recognize`` gives before Lightning would load it.
-- :func:`check_run_dir` / :func:`make_run_dir`: ``$FER_RUNS_DIR`` or ``--run_dir`` must be a
-  folder this process can write.
 - :func:`user_error_of`: a user error raised while the classes are instantiated (buried by
   jsonargparse inside chained tracebacks, or a Lightning ``MisconfigurationException`` of a
   ``--trainer.*`` value) as the one sentence it carries.
@@ -33,7 +31,7 @@ import yaml
 from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.paths import RUNS_ENV
+from fer_lightning.run_layout import CONFIG_YAML, missing_dirs, remove_empty
 
 #: ``--ckpt_path`` values Lightning resolves itself (no file to check).
 SPECIAL_CKPT = ("last", "best", "hpc")
@@ -271,55 +269,16 @@ def _check_same_model(ckpt_path: str, saved: Any, model: Any) -> None:
 
 
 # --------------------------------------------------------------------------- run directory
-def _where(run_dir: Path, explicit: bool) -> str:
-    if explicit:
-        return f"--run_dir {run_dir}"
-    return f"the run directory {run_dir} (under ${RUNS_ENV}={os.environ.get(RUNS_ENV) or 'runs'})"
-
-
-def check_run_dir(run_dir: Path, explicit: bool) -> None:
-    """Refuse a run directory that cannot be created: a file in its way, or a folder this
-    process may not write into. Nothing is created here."""
-    if run_dir.is_dir():
-        if not os.access(run_dir, os.W_OK | os.X_OK):
-            raise FERUserError(f"{_where(run_dir, explicit)} is not writable")
-        return
-    for parent in [run_dir, *run_dir.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise FERUserError(
-                    f"cannot create {_where(run_dir, explicit)}: {parent} is a file, not a folder"
-                )
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise FERUserError(
-                    f"cannot create {_where(run_dir, explicit)}: {parent} is not writable"
-                )
-            return
-
-
-def make_run_dir(run_dir: Path, explicit: bool) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise FERUserError(
-            f"cannot create {_where(run_dir, explicit)}: {err.strerror or err}"
-        ) from None
-
-
 class RemoveOnFailure:
     """Removes the run directory (and its W&B offline run) that this command created when the
     command fails with a user error before its data is loaded: a bad option or data root
     leaves no half-made run behind. An existing directory (a resumed run) is never removed."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path | None) -> None:
         self.run_dir = run_dir
         # The directories this command would create: the run's and its missing parents
-        # (runs/<experiment>/, runs/).
-        self.created = []
-        for path in [run_dir, *run_dir.parents]:
-            if path.exists():
-                break
-            self.created.append(path)
+        # (runs/<experiment>/, runs/); none without a run directory.
+        self.created = missing_dirs(run_dir) if run_dir is not None else []
 
     def clean(self, error: BaseException, data_loaded: bool) -> None:
         if data_loaded or not isinstance(error, FERUserError) or not self.created:
@@ -327,12 +286,8 @@ class RemoveOnFailure:
         wandb = sys.modules.get("wandb")
         if wandb is not None and getattr(wandb, "run", None) is not None:
             wandb.finish(exit_code=1)  # before its files are removed
-        for path in self.created:
-            if path == self.run_dir:
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):  # only if empty: another run may be there
-                    path.rmdir()
+        shutil.rmtree(self.created[0], ignore_errors=True)  # the run directory
+        remove_empty(self.created[1:])  # only if empty: another run may be there
 
 
 @contextlib.contextmanager
@@ -409,7 +364,7 @@ class KeepFirstConfig(SaveConfigCallback):
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if self.already_saved or not self.save_to_log_dir:
             return super().setup(trainer, pl_module, stage)
-        first = Path(trainer.log_dir) / "config.yaml"
+        first = Path(trainer.log_dir) / CONFIG_YAML
         if not first.is_file():
             return super().setup(trainer, pl_module, stage)
         kind = "resume" if stage == "fit" else stage

@@ -28,6 +28,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from fer_lightning.run_layout import last_checkpoint
+
 log = logging.getLogger("fer_lightning")
 
 
@@ -116,4 +118,4 @@ class GracefulStop(L.Callback):
             if isinstance(callback, ModelCheckpoint) and callback.dirpath:
                 name = ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION
                 return Path(callback.dirpath) / name
-        return Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+        return last_checkpoint(Path(trainer.default_root_dir))

@@ -8,8 +8,7 @@ import json
 import shlex
 from pathlib import Path
 
-COMMAND_TXT = "command.txt"
-TIMING_JSON = "timing.json"
+from fer_lightning.run_layout import COMMAND_TXT, TIMING_JSON
 
 
 def record_command(run_dir: Path, args: list[str]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
 from tests.helpers.fakedata import write_fer2013_csv, write_fer2013_folder
 
 
@@ -17,7 +18,7 @@ def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("FER_RUN_DIR", raising=False)
+    monkeypatch.delenv(INHERITED_RUN_DIR_ENV, raising=False)
 
 
 @pytest.fixture

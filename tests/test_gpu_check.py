@@ -12,11 +12,10 @@ from fer_lightning.bench import gpu_check
 
 
 def test_families_cover_every_experiment_backbone() -> None:
-    from fer_lightning.bench.common import experiment_config
-    from fer_lightning.experiments import list_experiments
+    from fer_lightning.experiments import list_experiments, load_config, resolve
 
     def backbone(name: str) -> str:
-        return experiment_config(name)["model"]["backbone"]
+        return load_config(resolve(name))["model"]["backbone"]
 
     checked = {backbone(n) for names in gpu_check.FAMILIES.values() for n in names}
     assert {backbone(n) for n in list_experiments()} <= checked

@@ -12,9 +12,14 @@ import torch
 import torch.nn.functional as F
 
 from fer_lightning import precision
-from fer_lightning.bench.common import build_model, data_args, experiment_config
+from fer_lightning.bench.common import build_model
 from fer_lightning.cli import run_cli
-from fer_lightning.experiments import list_experiments
+from fer_lightning.experiments import list_experiments, load_config, resolve
+
+
+def experiment_config(name: str) -> dict:
+    return load_config(resolve(name))
+
 
 SMALL = [
     "--trainer.max_epochs=1",
@@ -129,7 +134,7 @@ def test_every_experiment_model_trains_in_bf16_on_cpu(experiment: str) -> None:
     224 px models quick (the layers are the same); InceptionV3's auxiliary classifier needs
     its 299 px."""
     torch.manual_seed(0)
-    size = int(data_args(experiment).get("image_size", 48))
+    size = int(experiment_config(experiment)["data"]["init_args"].get("image_size", 48))
     if "inception" not in str(experiment_config(experiment)["model"].get("backbone")):
         size = min(size, 80)
     model = build_model(experiment, image_size=size).train()

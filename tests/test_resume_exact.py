@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from fer_lightning.cli import run_cli
+from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
 from tests.helpers.fakedata import write_fer2013_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,7 +103,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("FER_RUNS_DIR", str(base / "runs"))
         patch.setenv("FER_CACHE_DIR", str(base / "cache"))
         patch.setenv("WANDB_MODE", "disabled")
-        patch.delenv("FER_RUN_DIR", raising=False)
+        patch.delenv(INHERITED_RUN_DIR_ENV, raising=False)
         run_cli(_args(write_fer2013_folder(base / "data").parent, 0))
     return _run_dir(base / "runs")
 

@@ -1,7 +1,9 @@
-"""What the benchmarks share: experiment settings, timing, the machine's description."""
+"""What the benchmarks share: the experiments' objects, timing, the machine's description."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import platform
 import statistics
@@ -9,50 +11,54 @@ import time
 from typing import Any
 
 from fer_lightning import hardware
-from fer_lightning.data.labels import FER7
+from fer_lightning.build import Built, build
+from fer_lightning.data.base import FERDataModule
 from fer_lightning.evaluation.summary import git_commit
-from fer_lightning.experiments import load_config, resolve
 from fer_lightning.models.classifier import FERClassifier
 
 
-def experiment_config(name: str) -> dict[str, Any]:
-    """The experiment's YAML as a dict."""
-    return load_config(resolve(name))
+@functools.cache
+def built(
+    name: str,
+    image_size: int | None = None,
+    channels_last: bool | None = False,
+    data_class: str | None = None,
+) -> Built:
+    """Experiment ``name`` as ``fit`` builds it (:func:`fer_lightning.build.build`), made once.
+    ImageNet weights do not change the speed, so they are not loaded. ``image_size`` replaces
+    the experiment's input size (quick checks). Memory format NCHW unless asked (None: the
+    model's automatic choice), so that a Trainer and a bare loop measured side by side run the
+    same layout. ``data_class``: another datamodule class (its other settings kept)."""
+    overrides = ["--model.pretrained=false", f"--model.channels_last={_yaml(channels_last)}"]
+    if image_size is not None:
+        overrides.append(f"--data.image_size={image_size}")
+    if data_class is not None:
+        overrides.append(f"--data={data_class}")
+    return build(name, overrides)
 
 
-def data_args(name: str) -> dict[str, Any]:
-    """``data.init_args`` of experiment ``name``."""
-    data = experiment_config(name).get("data") or {}
-    return dict(data.get("init_args") or {})
+def _yaml(value: bool | None) -> str:
+    return "null" if value is None else str(value).lower()
 
 
 def build_model(
-    name: str,
-    pretrained: bool = False,
-    image_size: int | None = None,
-    channels_last: bool | None = False,
+    name: str, image_size: int | None = None, channels_last: bool | None = False
 ) -> FERClassifier:
-    """The experiment's model with the links LightningCLI would make from the datamodule.
-    ImageNet weights do not change the speed, so they are not loaded by default.
-    ``image_size`` replaces the experiment's input size (quick checks). Memory format NCHW
-    unless asked (None: the model's automatic choice), so that a Trainer and a bare loop
-    measured side by side run the same layout."""
-    model = dict(experiment_config(name).get("model") or {})
-    model["pretrained"] = pretrained
-    model["channels_last"] = channels_last
-    data = data_args(name)
-    return FERClassifier(
-        **model,
-        num_classes=len(FER7),
-        class_names=list(FER7),
-        in_chans=int(data.get("channels", 1)),
-        image_size=image_size or int(data.get("image_size", 48)),
-    )
+    """A new copy of the experiment's model (see :func:`built`): the same initial weights
+    each time."""
+    return copy.deepcopy(built(name, image_size, channels_last).model)
+
+
+def datamodule(name: str, data_class: str | None = None) -> FERDataModule:
+    """A new copy of the experiment's datamodule (of ``data_class`` when given), its data not
+    loaded yet."""
+    return copy.deepcopy(built(name, data_class=data_class).datamodule)
 
 
 def learning_rate(name: str) -> float:
-    optimizer = experiment_config(name).get("optimizer") or {}
-    return float((optimizer.get("init_args") or {}).get("lr", 1e-3))
+    """The experiment's learning rate (the bare loops train with Adam at it)."""
+    optimizer = built(name).config.get("optimizer")
+    return float(optimizer.init_args.lr) if optimizer else 1e-3
 
 
 def median(values: list[float]) -> float:

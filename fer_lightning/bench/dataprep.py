@@ -8,16 +8,16 @@ import tempfile
 import time
 from typing import Any
 
-from fer_lightning.bench.common import data_args
-from fer_lightning.data.fer2013 import FER2013DataModule
-from fer_lightning.paths import CACHE_ENV, data_root
+from fer_lightning.bench.common import datamodule
+from fer_lightning.errors import DataError
+from fer_lightning.paths import CACHE_ENV
 
 
 def time_to_first_batch(experiment: str) -> dict[str, float]:
     """Seconds for setup (list files, decode or load the cache, split) and the first batch
     (DataLoader workers start, augment one batch)."""
+    dm = datamodule(experiment)
     start = time.perf_counter()
-    dm = FER2013DataModule(**data_args(experiment))
     dm.setup("fit")
     ready = time.perf_counter()
     iterator = iter(dm.train_dataloader())
@@ -32,10 +32,13 @@ def time_to_first_batch(experiment: str) -> dict[str, float]:
 
 
 def measure(experiment: str, warm_runs: int, log: Any = print) -> dict[str, Any] | None:
-    root = data_root() / "fer2013"
-    if not root.exists():
-        log(f"data prep: skipped, {root} does not exist (set FER_DATA_DIR)")
+    dm = datamodule(experiment)
+    try:
+        dm.check_location()
+    except DataError as err:
+        log(f"data prep: skipped, {err}")
         return None
+    root = dm.root
     previous = os.environ.get(CACHE_ENV)
     with tempfile.TemporaryDirectory(prefix="fer-bench-cache-") as cache:
         os.environ[CACHE_ENV] = cache

@@ -20,10 +20,9 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy
-from torch.utils.data import DataLoader, TensorDataset
 
-from fer_lightning.bench.common import build_model, data_args, learning_rate, machine
-from fer_lightning.bench.harness import _with_adam
+from fer_lightning.bench.common import build_model, built, learning_rate, machine
+from fer_lightning.bench.harness import _with_adam, random_loader
 
 #: One experiment of each family the experiments use (own CNNs, ResNet, EfficientNet, VGG,
 #: GoogLeNet / Inception, DenseNet / MobileNet, ViT), at its own input size.
@@ -65,14 +64,6 @@ class StepClock(L.Callback):
         self.stamps.append(time.perf_counter())
 
 
-def generated_loader(channels: int, size: int, steps: int, batch_size: int) -> DataLoader:
-    """``steps`` batches of random normalised images and labels (made once, on the CPU)."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(steps * batch_size, channels, size, size, generator=g)
-    y = torch.randint(0, 7, (steps * batch_size,), generator=g)
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, pin_memory=False)
-
-
 def train_steps(
     experiment: str,
     device: str,
@@ -84,13 +75,11 @@ def train_steps(
 ) -> dict[str, Any]:
     """``steps`` bf16 training steps of the experiment's model under ``Trainer.fit``;
     images/s over the steps after ``warmup`` and the peak memory the device allocated."""
-    data = data_args(experiment)
-    size = image_size or int(data.get("image_size", 48))
-    channels = int(data.get("channels", 1))
-    batch = batch_size or int(data.get("batch_size", 32))
     lr = learning_rate(experiment)
     torch.manual_seed(0)
-    model = _with_adam(build_model(experiment, image_size=size), lr)
+    model = _with_adam(build_model(experiment, image_size=image_size), lr)
+    size, channels = model.hparams.image_size, model.hparams.in_chans
+    batch = batch_size or built(experiment).datamodule.batch_size
     clock = StepClock()
     if strategy == "ddp":
         backend = "nccl" if device == "cuda" else "gloo"
@@ -116,7 +105,7 @@ def train_steps(
         callbacks=[clock],
     )
     started = time.perf_counter()
-    trainer.fit(model, train_dataloaders=generated_loader(channels, size, steps, batch))
+    trainer.fit(model, train_dataloaders=random_loader(model, steps, batch))
     wall = time.perf_counter() - started
     timed = clock.stamps[warmup:]
     images_per_s = (len(timed) - 1) * batch / (timed[-1] - timed[0]) if len(timed) > 1 else None

@@ -12,18 +12,24 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from fer_lightning.bench.common import build_model, data_args, learning_rate
+from fer_lightning.bench.common import build_model, built, learning_rate
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.models.classifier import FERClassifier
 
 
 def in_memory_loader(experiment: str, steps: int, batch_size: int, seed: int = 0) -> DataLoader:
-    """``steps`` batches of normalised random images of the experiment's input shape."""
-    data = data_args(experiment)
-    channels, size = int(data.get("channels", 1)), int(data.get("image_size", 48))
+    """``steps`` batches of normalised random images of the experiment's input shape, with
+    labels of its classes."""
+    return random_loader(built(experiment).model, steps, batch_size, seed)
+
+
+def random_loader(model: FERClassifier, steps: int, batch_size: int, seed: int = 0) -> DataLoader:
+    """``steps`` batches of normalised random images of ``model``'s input shape and random
+    labels of its classes, made once, on the CPU."""
+    h = model.hparams
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(steps * batch_size, channels, size, size, generator=generator)
-    y = torch.randint(0, 7, (steps * batch_size,), generator=generator)
+    x = torch.randn(steps * batch_size, h.in_chans, h.image_size, h.image_size, generator=generator)
+    y = torch.randint(0, h.num_classes, (steps * batch_size,), generator=generator)
     return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
 
 
@@ -77,13 +83,9 @@ class Lockstep(L.Callback):
 
 
 def _with_adam(model: FERClassifier, lr: float) -> FERClassifier:
-    """The model with an Adam ``configure_optimizers`` (LightningCLI adds it in a real run)."""
-
-    class Benchmarked(type(model)):  # type: ignore[misc, valid-type]
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            return torch.optim.Adam(self.parameters(), lr=lr)
-
-    model.__class__ = Benchmarked
+    """The model with Adam at ``lr`` in place of the experiment's optimizer and scheduler: the
+    bare loop it is compared with runs Adam."""
+    model.configure_optimizers = lambda: torch.optim.Adam(model.parameters(), lr=lr)
     return model
 
 

@@ -1,6 +1,6 @@
 """Input pipeline: augmented images per second the training DataLoader delivers (the
-experiment's albumentations preset on FER2013's training images) against the images per second
-the experiment's model consumes in training."""
+experiment's albumentations preset on its dataset's training images) against the images per
+second the experiment's model consumes in training."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from fer_lightning.bench.common import build_model, data_args, learning_rate
+from fer_lightning.bench.common import build_model, learning_rate
+from fer_lightning.bench.common import datamodule as experiment_datamodule
 from fer_lightning.bench.harness import bare_loop, in_memory_loader
 from fer_lightning.data.base import FERDataModule, Split
-from fer_lightning.data.fer2013 import FER2013DataModule
 from fer_lightning.data.labels import FER7
-from fer_lightning.paths import data_root
+from fer_lightning.errors import DataError
 
 
 class SyntheticFER(FERDataModule):
@@ -23,21 +23,29 @@ class SyntheticFER(FERDataModule):
 
     class_names = FER7
 
+    def layout_problem(self, root: Any) -> str | None:
+        return None  # nothing to find on disk
+
     def load_splits(self, root: Any) -> dict[str, Split]:
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, size=(8000, 48, 48), dtype=np.uint8)
-        labels = rng.integers(0, 7, size=8000)
+        labels = rng.integers(0, len(self.class_names), size=8000)
         split = Split(images, labels)
         return {"train": split, "val": split, "test": split}
 
 
 def datamodule(experiment: str) -> tuple[FERDataModule, str]:
-    """The experiment's datamodule on the real FER2013 if present, else synthetic images."""
-    args = data_args(experiment)
-    if (data_root() / "fer2013").exists():
-        return FER2013DataModule(**args), "FER2013 train split"
-    args.pop("split", None)
-    return SyntheticFER(**args), "synthetic 48x48 images (real FER2013 not found)"
+    """The experiment's datamodule on its real dataset if present, else on synthetic images
+    (its other data settings kept)."""
+    dm = experiment_datamodule(experiment)
+    dataset = type(dm).__name__.removesuffix("DataModule")
+    try:
+        dm.check_location()
+    except DataError:
+        synthetic = f"{SyntheticFER.__module__}.{SyntheticFER.__name__}"
+        dm = experiment_datamodule(experiment, data_class=synthetic)
+        return dm, f"synthetic 48x48 images (real {dataset} not found)"
+    return dm, f"{dataset} train split"
 
 
 def _images(x: torch.Tensor) -> int:
@@ -96,7 +104,7 @@ def measure(
     return {
         "experiment": experiment,
         "data": source,
-        "augment": data_args(experiment).get("augment"),
+        "augment": dm.augment,
         "channels": dm.channels,
         "batch_size": batch_size,
         "default_workers": default_workers,

@@ -2,10 +2,10 @@
 training images, the original next to several augmented versions, as the papers' augmentation
 figures (qutub2023 Figs. 4-5).
 
-The datamodule is the experiment's own (``data:`` of the YAML), so the preview shows exactly the
-training pipeline: augmentation, resize to the input size, channels and, un-normalised for
-display, random erasing. For presets with ten-crop training samples the image before cropping is
-shown, with the crop box of one of its ten crops.
+The datamodule is the one ``fit`` builds from the experiment (:mod:`fer_lightning.build`), so
+the preview shows exactly the training pipeline: augmentation, resize to the input size,
+channels and, un-normalised for display, random erasing. For presets with ten-crop training
+samples the image before cropping is shown, with the crop box of one of its ten crops.
 """
 
 from __future__ import annotations
@@ -21,16 +21,6 @@ from fer_lightning import experiments
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.data.transforms import train_ten_crop
 from fer_lightning.errors import FERUserError
-
-
-def datamodule_from_config(path: Path, overrides: dict[str, Any]) -> FERDataModule:
-    """The ``data:`` datamodule of an experiment YAML, with ``overrides`` of its init args."""
-    data = experiments.load_config(path).get("data")
-    if not isinstance(data, dict) or "class_path" not in data:
-        raise FERUserError(f"{path}: no data.class_path to build the datamodule from")
-    cls = experiments.import_class(data["class_path"], path)
-    kwargs = {**(data.get("init_args") or {}), **overrides}
-    return cls(**kwargs)
 
 
 def _display(image: torch.Tensor, mean: Any, std: Any) -> np.ndarray:
@@ -132,15 +122,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     path = args.config if args.config else experiments.resolve(args.exp)
-    overrides: dict[str, Any] = {"num_workers": 0}
+    # The model is built too (the data's links go to it); its ImageNet weights are not needed.
+    overrides = ["--data.num_workers=0", "--model.pretrained=false"]
     if args.data_dir:
-        overrides["data_dir"] = args.data_dir
+        overrides.append(f"--data.data_dir={args.data_dir}")
     if args.augment:
-        overrides["augment"] = args.augment
+        overrides.append(f"--data.augment={args.augment}")
     if args.samples < 1 or args.augmented < 1:
         raise FERUserError("--samples and --augmented must be at least 1")
-    out = preview(
-        datamodule_from_config(path, overrides), args.out, args.samples, args.augmented, args.seed
-    )
+    from fer_lightning.build import build  # Lightning: only once the arguments are fine
+
+    dm = build(path, overrides).datamodule
+    out = preview(dm, args.out, args.samples, args.augmented, args.seed)
     print(f"wrote {out}")
     return 0

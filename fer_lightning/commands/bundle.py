@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fer_lightning.commands.report import best_checkpoint
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import about, bundle, default_path
+from fer_lightning.run_layout import best_checkpoint
 
 
 def main(argv: list[str]) -> int:

@@ -8,68 +8,24 @@ standard deviation of the test accuracy over the folds (printed, and in ``cv.jso
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import statistics
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments
+from fer_lightning import experiments, run_layout
 from fer_lightning.errors import FERUserError
-from fer_lightning.paths import runs_root
 
 
-def _override(extra: list[str], key: str) -> str | None:
-    """The last value given to ``--key`` / ``--key=value`` in pass-through arguments."""
-    value = None
-    for i, arg in enumerate(extra):
-        if arg == f"--{key}" and i + 1 < len(extra):
-            value = extra[i + 1]
-        elif arg.startswith(f"--{key}="):
-            value = arg.split("=", 1)[1]
-    return value
-
-
-def _without(extra: list[str], key: str) -> list[str]:
-    """``extra`` without ``--key value`` / ``--key=value``."""
-    out: list[str] = []
-    skip = False
-    for arg in extra:
-        if skip:
-            skip = False
-        elif arg == f"--{key}":
-            skip = True
-        elif not arg.startswith(f"--{key}="):
-            out.append(arg)
-    return out
-
-
-def _data_class(config: dict[str, Any], extra: list[str], path: Path) -> type:
-    data = config.get("data") or {}
-    class_path = _override(extra, "data") or _override(extra, "data.class_path")
-    class_path = class_path or (data.get("class_path") if isinstance(data, dict) else None)
-    if not class_path:
-        raise FERUserError(f"{path}: 'data.class_path' is not set, so there are no folds to run")
-    return experiments.import_class(class_path, path)
-
-
-def fold_count(path: Path, extra: list[str], folds: int | None) -> int:
-    """The number of folds: ``--folds``, else a ``--data.num_folds`` override, else the
-    experiment's ``data.init_args.num_folds``, else the data class's default."""
-    config = experiments.load_config(path)
-    cls = _data_class(config, extra, path)
-    params = inspect.signature(cls.__init__).parameters
-    if "fold" not in params or "num_folds" not in params:
+def fold_count(path: Path, data: Any, folds: int | None) -> int:
+    """The number of folds: ``--folds``, else the data's ``num_folds`` (``data``: the
+    ``data`` settings ``fit`` would get, the overrides and the class's defaults included)."""
+    name = str(data.class_path).rsplit(".", 1)[-1]
+    if "fold" not in data.init_args or "num_folds" not in data.init_args:
         raise FERUserError(
-            f"{path}: its data ({cls.__name__}) has no folds (no 'fold' / 'num_folds' argument)"
+            f"{path}: its data ({name}) has no folds (no 'fold' / 'num_folds' argument)"
         )
-    if folds is not None:
-        return folds
-    given = _override(extra, "data.num_folds") or _override(extra, "data.init_args.num_folds")
-    if given is None:
-        given = ((config.get("data") or {}).get("init_args") or {}).get("num_folds")
-    value = int(given) if given is not None else params["num_folds"].default
+    value = folds if folds is not None else data.init_args.num_folds
     if not isinstance(value, int) or value < 2:
         raise FERUserError(f"{path}: num_folds must be an integer of at least 2, got {value}")
     return value
@@ -84,9 +40,8 @@ def fit_and_test(path: Path, experiment: str, extra: list[str], run_dir: Path) -
         "fit",
         "--config",
         str(path),
-        "--experiment",
-        experiment,
         *extra,
+        f"--experiment={experiment}",
         f"--run_dir={run_dir}",
         "--test_after_fit=true",
     ]
@@ -105,7 +60,7 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     results = []
     for fold in range(folds):
-        run_dir = cv_dir / f"fold{fold}"
+        run_dir = run_layout.fold_dir(cv_dir, fold)
         fold_args = [*extra, f"--data.num_folds={folds}", f"--data.fold={fold}"]
         results.append({"fold": fold, **fit_and_test(path, experiment, fold_args, run_dir)})
         print(f"fold {fold}: test accuracy {results[-1]['test_acc']:.4f} ({run_dir})")
@@ -145,15 +100,17 @@ def main(argv: list[str]) -> int:
         raise FERUserError(f"--config {path}: no such file")
     if args.folds is not None and args.folds < 2:
         raise FERUserError(f"--folds must be at least 2, got {args.folds}")
-    experiment = _override(extra, "experiment") or path.stem
-    extra = _without(extra, "experiment")
-    folds = fold_count(path, extra, args.folds)
-    cv_dir = runs_root() / experiment / f"{datetime.now():%Y%m%d-%H%M%S}-cv"
-    summary = summarize(experiment, run_folds(path, experiment, folds, extra, cv_dir))
-    cv_dir.mkdir(parents=True, exist_ok=True)
-    (cv_dir / "cv.json").write_text(json.dumps(summary, indent=1) + "\n")
+    from fer_lightning.build import settings  # Lightning: only once the arguments are fine
+
+    fit = settings(path, extra)
+    folds = fold_count(path, fit.config.data, args.folds)
+    experiment = fit.name
+    with run_layout.group_dir(experiment, "cv") as cv_dir:
+        summary = summarize(experiment, run_folds(path, experiment, folds, extra, cv_dir))
+    written = cv_dir / run_layout.CV_JSON
+    written.write_text(json.dumps(summary, indent=1) + "\n")
     print(
         f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
-        f"{100 * summary['test_acc_std']:.2f} % over {folds} folds ({cv_dir / 'cv.json'})"
+        f"{100 * summary['test_acc_std']:.2f} % over {folds} folds ({written})"
     )
     return 0

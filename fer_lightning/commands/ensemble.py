@@ -9,17 +9,17 @@ a run directory of its own, which ``fer-lightning compare`` lists like any run.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.compare import same_test_set
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.summary import git_commit, read_summary
-from fer_lightning.paths import runs_root
 
 
 def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predictions:
@@ -80,13 +80,19 @@ def main(argv: list[str]) -> int:
         same_test_set(summaries[0], summary)
     members = [Predictions.load(run) for run in runs]
     predictions = ensemble_predictions(members, runs)
-    out = args.out or runs_root() / args.name / f"{datetime.now():%Y%m%d-%H%M%S}-ensemble"
-    if out.exists() and any(out.iterdir()):
-        raise FERUserError(f"--out {out} already holds files; name an empty or new folder")
+    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
+        raise FERUserError(f"--out {args.out} already holds files; name an empty or new folder")
 
     from fer_lightning.evaluation.writer import write_report  # matplotlib: only when used
 
-    report, summary, paths = write_report(out, predictions, ensemble_facts(summaries, args.name))
+    where = (
+        contextlib.nullcontext(args.out)
+        if args.out is not None
+        else run_layout.group_dir(args.name, "ensemble")
+    )
+    with where as out:
+        facts = ensemble_facts(summaries, args.name)
+        report, summary, paths = write_report(out, predictions, facts)
     for member, s in zip(members, summaries, strict=True):
         accuracy = float((member.predicted == member.targets).mean())
         print(f"member {s['run']}: test accuracy {100 * accuracy:.2f} %")

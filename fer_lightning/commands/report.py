@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from fer_lightning import experiments
+from fer_lightning import experiments, run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.writer import EXPLANATIONS_PNG, REPORT_FILES
 
@@ -24,22 +24,10 @@ from fer_lightning.evaluation.writer import EXPLANATIONS_PNG, REPORT_FILES
 EXTRA_FILES = ("confusion_matrix_test.csv", EXPLANATIONS_PNG)
 
 
-def best_checkpoint(run_dir: Path) -> Path:
-    """``checkpoints/best-*.ckpt`` (the newest when there are several)."""
-    found = sorted(
-        (run_dir / "checkpoints").glob("best*.ckpt"), key=lambda p: (p.stat().st_mtime, p.name)
-    )
-    if not found:
-        raise FERUserError(
-            f"{run_dir / 'checkpoints'} has no best*.ckpt; name a checkpoint with --ckpt"
-        )
-    return found[-1]
-
-
 def experiment_of(run_dir: Path, config: Path) -> str:
     """The config's ``experiment`` when set, else the run's folder name (runs/<experiment>/)."""
     name = experiments.load_config(config).get("experiment")
-    return str(name or run_dir.resolve().parent.name)
+    return str(name or run_layout.experiment_of(run_dir))
 
 
 def main(argv: list[str]) -> int:
@@ -57,10 +45,8 @@ def main(argv: list[str]) -> int:
     args, test_args = parser.parse_known_args(argv)
 
     run_dir: Path = args.run_dir
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        raise FERUserError(f"{run_dir} is not a run directory: it has no config.yaml")
-    ckpt = args.ckpt or best_checkpoint(run_dir)
+    config = run_layout.run_config(run_dir)
+    ckpt = args.ckpt or run_layout.best_checkpoint(run_dir)
     if not ckpt.is_file():
         raise FERUserError(f"checkpoint {ckpt} does not exist")
     out = args.out or run_dir

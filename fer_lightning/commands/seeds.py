@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments
-from fer_lightning.commands.cv import _override, _without, fit_and_test, mean_std
+from fer_lightning import experiments, run_layout
+from fer_lightning.commands.cv import fit_and_test, mean_std
 from fer_lightning.errors import FERUserError
-from fer_lightning.paths import runs_root
 
 
 def summarize(experiment: str, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -52,23 +50,25 @@ def main(argv: list[str]) -> int:
         raise FERUserError(f"--config {path}: no such file")
     if args.n < 2:
         raise FERUserError(f"--n must be at least 2 for a standard deviation, got {args.n}")
-    if _override(extra, "seed_everything") is not None:
+    if any(arg.split("=", 1)[0] == "--seed_everything" for arg in extra):
         raise FERUserError("--seed_everything is set by 'seeds' itself; use --first-seed")
-    experiment = _override(extra, "experiment") or path.stem
-    extra = _without(extra, "experiment")
-    seeds_dir = runs_root() / experiment / f"{datetime.now():%Y%m%d-%H%M%S}-seeds"
+    from fer_lightning.build import settings  # Lightning: only once the arguments are fine
+
+    experiment = settings(path, extra).name
     results = []
-    for seed in range(args.first_seed, args.first_seed + args.n):
-        run_dir = seeds_dir / f"seed{seed}"
-        result = fit_and_test(path, experiment, [*extra, f"--seed_everything={seed}"], run_dir)
-        results.append({"seed": seed, **result})
-        print(f"seed {seed}: test accuracy {result['test_acc']:.4f} ({run_dir})")
+    with run_layout.group_dir(experiment, "seeds") as seeds_dir:
+        for seed in range(args.first_seed, args.first_seed + args.n):
+            run_dir = run_layout.seed_dir(seeds_dir, seed)
+            seed_args = [*extra, f"--seed_everything={seed}"]
+            result = fit_and_test(path, experiment, seed_args, run_dir)
+            results.append({"seed": seed, **result})
+            print(f"seed {seed}: test accuracy {result['test_acc']:.4f} ({run_dir})")
     summary = summarize(experiment, results)
-    seeds_dir.mkdir(parents=True, exist_ok=True)
-    (seeds_dir / "seeds.json").write_text(json.dumps(summary, indent=1) + "\n")
+    written = seeds_dir / run_layout.SEEDS_JSON
+    written.write_text(json.dumps(summary, indent=1) + "\n")
     print(
         f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
         f"{100 * summary['test_acc_std']:.2f} %, macro F1 {summary['test_f1_macro_mean']:.4f} ± "
-        f"{summary['test_f1_macro_std']:.4f} over {args.n} seeds ({seeds_dir / 'seeds.json'})"
+        f"{summary['test_f1_macro_std']:.4f} over {args.n} seeds ({written})"
     )
     return 0

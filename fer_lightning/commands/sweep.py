@@ -16,14 +16,13 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
-from fer_lightning.paths import runs_root
 
 log = logging.getLogger("fer_lightning")
 
@@ -128,7 +127,7 @@ def run_sweep(sweep: Sweep, extra: list[str], out_dir: Path) -> list[dict[str, A
 
     rows: list[dict[str, Any]] = []
     for i, combo in enumerate(sweep.combos):
-        run_dir = out_dir / f"{i:02d}-{_label(combo).replace('/', '_')}"
+        run_dir = run_layout.sweep_run_dir(out_dir, i, _label(combo))
         args = run_args(sweep, combo, [*extra, f"--run_dir={run_dir}"])
         log.info("sweep %s: run %d/%d %s", sweep.name, i + 1, len(sweep.combos), _label(combo))
         start = time.perf_counter()
@@ -167,7 +166,7 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = _sorted(sweep, rows)
     columns = list(rows[0])
-    with (out_dir / "results.csv").open("w", newline="") as fh:
+    with (out_dir / run_layout.RESULTS_CSV).open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -186,7 +185,7 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
         "|" + "---|" * len(columns),
     ]
     lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
-    (out_dir / "results.md").write_text("\n".join(lines) + "\n")
+    (out_dir / run_layout.RESULTS_MD).write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str]) -> int:
@@ -211,9 +210,9 @@ def main(argv: list[str]) -> int:
         for combo in sweep.combos:
             print("fer-lightning " + " ".join(run_args(sweep, combo, extra)))
         return 0
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = runs_root() / "sweeps" / sweep.name / stamp
-    rows = run_sweep(sweep, extra, out_dir)
-    print((out_dir / "results.md").read_text(), end="")
-    print(f"results: {out_dir / 'results.md'} and results.csv ({len(rows)} runs)")
+    with run_layout.sweep_dir(sweep.name) as out_dir:
+        rows = run_sweep(sweep, extra, out_dir)
+    table = out_dir / run_layout.RESULTS_MD
+    print(table.read_text(), end="")
+    print(f"results: {table} and {run_layout.RESULTS_CSV} ({len(rows)} runs)")
     return 0

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from fer_lightning import hardware
+from fer_lightning import hardware, run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
@@ -25,17 +25,6 @@ from fer_lightning.evaluation.stats import fingerprint_test_set
 from fer_lightning.evaluation.summary import git_commit
 
 log = logging.getLogger("fer_lightning")
-
-
-def training_run_of(ckpt_path: str | os.PathLike | None) -> Path | None:
-    """The run directory a checkpoint was written in (``<run>/checkpoints/x.ckpt``)."""
-    if not ckpt_path:
-        return None
-    path = Path(ckpt_path)
-    run = path.parent.parent
-    if path.parent.name == "checkpoints" and run.is_dir():
-        return run
-    return None
 
 
 class EvaluationReport(L.Callback):
@@ -105,7 +94,7 @@ class EvaluationReport(L.Callback):
         params = pl_module.num_parameters() if hasattr(pl_module, "num_parameters") else None
         accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
         return {
-            "experiment": self.experiment or out_dir.parent.name,
+            "experiment": self.experiment or run_layout.experiment_of(out_dir),
             "model": model,
             "dataset": type(dm).__name__.removesuffix("DataModule") if dm is not None else None,
             "split": getattr(dm, "split", None),
@@ -120,7 +109,7 @@ class EvaluationReport(L.Callback):
             "git_commit": commit,
             "git_dirty": dirty,
             "checkpoint": str(trainer.ckpt_path) if trainer.ckpt_path else None,
-            "training_run": str(training_run_of(trainer.ckpt_path) or out_dir),
+            "training_run": str(run_layout.run_of_checkpoint(trainer.ckpt_path) or out_dir),
             "test_set_images": _test_set_size(trainer),
             "test_limit": trainer.limit_test_batches,
             "checkpoint_selection": (

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import fer_lightning
-
-SUMMARY_JSON = "summary.json"
+from fer_lightning.run_layout import SUMMARY_JSON
 
 
 def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:

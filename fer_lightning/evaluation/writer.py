@@ -25,7 +25,8 @@ from fer_lightning.evaluation.stats import (
     expected_calibration_error,
     reliability_bins,
 )
-from fer_lightning.evaluation.summary import SUMMARY_JSON, format_duration, write_summary
+from fer_lightning.evaluation.summary import format_duration, write_summary
+from fer_lightning.run_layout import SUMMARY_JSON
 
 #: Every file a report writes into the run directory.
 REPORT_FILES = (

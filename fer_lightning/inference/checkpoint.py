@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.experiments import load_config
 from fer_lightning.inference.preprocess import Preprocessing
@@ -172,11 +173,12 @@ def preprocessing_of(path: Path, ckpt: dict[str, Any]) -> Preprocessing:
     data = ckpt.get("datamodule_hyper_parameters")
     if isinstance(data, dict) and all(k in data for k in PREPROCESSING_KEYS):
         return Preprocessing.from_data_args(data, source="the checkpoint")
-    config = run_config_of(path)
+    config = run_layout.config_of_checkpoint(path)
     if config is None:
         raise FERUserError(
             f"checkpoint {path} holds no data settings ({', '.join(PREPROCESSING_KEYS)}) and "
-            f"there is no config.yaml of its run next to it ({path.parent.parent / 'config.yaml'})"
+            f"there is no config.yaml of its run next to it "
+            f"({run_layout.config_of(path.parent.parent)})"
         )
     data = load_config(config).get("data")
     if isinstance(data, dict) and isinstance(data.get("init_args"), dict):
@@ -188,11 +190,3 @@ def preprocessing_of(path: Path, ckpt: dict[str, Any]) -> Preprocessing:
         )
     assert isinstance(data, dict)
     return Preprocessing.from_data_args(data, source=str(config))
-
-
-def run_config_of(path: Path) -> Path | None:
-    """``<run>/config.yaml`` for a checkpoint at ``<run>/checkpoints/<name>.ckpt``."""
-    for candidate in (path.parent.parent / "config.yaml", path.parent / "config.yaml"):
-        if candidate.is_file():
-            return candidate
-    return None

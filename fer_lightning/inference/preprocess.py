@@ -7,7 +7,6 @@ handling, so a model sees at inference what it saw in validation and test.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +17,8 @@ import torch
 
 from fer_lightning.data.dataset import ArrayDataset
 from fer_lightning.data.transforms import build_pipeline
+from fer_lightning.errors import FERUserError
+from fer_lightning.experiments import import_class
 
 Color = Literal["gray", "rgb"]
 
@@ -29,10 +30,9 @@ def _training_color(class_path: object) -> Color:
     Only classes inside this package are imported: a checkpoint never chooses code to run."""
     if not isinstance(class_path, str) or not class_path.startswith("fer_lightning."):
         return "gray"
-    module, _, name = class_path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
+        cls = import_class(class_path, "the checkpoint")
+    except FERUserError:
         return "gray"
     return "rgb" if str(getattr(cls, "image_mode", "L")).upper() == "RGB" else "gray"
 

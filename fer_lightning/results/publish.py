@@ -12,15 +12,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
-from fer_lightning.evaluation.summary import SUMMARY_JSON, read_summary
+from fer_lightning.evaluation.summary import read_summary
+from fer_lightning.run_layout import CV_JSON
 
 RESULTS_DIR = Path("results")
-CV_JSON = "cv.json"
 #: Largest file copied (``predictions.npz`` of a large test set can be bigger; it is left out).
 MAX_BYTES = 1_000_000
 KEEP_SUFFIXES = {".yaml", ".json", ".md", ".csv", ".png", ".npz", ".txt"}
-SKIP_NAMES = {"wandb_id", "hparams.yaml"}
+SKIP_NAMES = {run_layout.WANDB_ID, run_layout.HPARAMS_YAML}
 
 
 def _copy_run(run_dir: Path, dest: Path) -> list[str]:
@@ -43,10 +44,10 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FERUserError(f"{run_dir}: no such run directory")
-    folds = sorted(p.parent for p in run_dir.glob(f"fold*/{SUMMARY_JSON}"))
+    folds = run_layout.fold_dirs(run_dir)
     is_cv = (run_dir / CV_JSON).is_file()
     first = folds[0] if is_cv and folds else run_dir
-    experiment = read_summary(first).get("experiment") or run_dir.resolve().parent.name
+    experiment = read_summary(first).get("experiment") or run_layout.experiment_of(run_dir)
     dest = Path(root) / experiment / (name or run_dir.name)
     if dest.exists():
         raise FERUserError(f"{dest} exists already; choose another --name")

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments, hardware, run_record
-from fer_lightning.evaluation.summary import SUMMARY_JSON, format_duration
+from fer_lightning import experiments, hardware, run_layout, run_record
+from fer_lightning.evaluation.summary import format_duration
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
-from fer_lightning.results.publish import CV_JSON, RESULTS_DIR
+from fer_lightning.results.publish import RESULTS_DIR
+from fer_lightning.run_layout import CV_JSON, SUMMARY_JSON
 
 TABLES_MD = "tables.md"
 BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
@@ -61,7 +62,7 @@ def load_results(root: Path = RESULTS_DIR) -> list[Result]:
     for entry in sorted(Path(root).glob("*/*")):
         if (entry / CV_JSON).is_file():
             cv = json.loads((entry / CV_JSON).read_text())
-            first = entry / "fold0"
+            first = run_layout.fold_dir(entry, 0)
             found.append(
                 Result(entry.parent.name, entry, _json(first / SUMMARY_JSON), _yaml(first), cv)
             )
@@ -77,7 +78,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _yaml(run: Path) -> dict[str, Any]:
-    path = run / "config.yaml"
+    path = run_layout.config_of(run)
     return experiments.load_config(path) if path.is_file() else {}
 
 
@@ -111,7 +112,7 @@ def ours(result: Result) -> str:
 
 def training(result: Result) -> str:
     runs = (
-        [result.path / f"fold{f['fold']}" for f in result.cv["folds"]]
+        [run_layout.fold_dir(result.path, f["fold"]) for f in result.cv["folds"]]
         if result.cv is not None
         else [result.path]
     )
