@@ -2,7 +2,8 @@
 
 No real RAF-DB or CK+ is available here, so the loaders are tested on these. Images carry a
 class-dependent stripe plus noise, so a model can learn something and no two images are equal.
-FER2013's generators stay in ``conftest.py``.
+FER2013's generators stay in ``conftest.py``. Every registered dataset has a ``write_<name>``
+here (:func:`write_dataset`).
 """
 
 from __future__ import annotations
@@ -127,3 +128,22 @@ def plant_fer2013_findings(folder: Path) -> Path:
         test / "neutral" / "PrivateTest_9007.jpg",
     )
     return folder
+
+
+def write_fer2013(root: Path) -> Path:
+    """A small FER2013 in its image-folder form (the generators of both forms are in
+    ``conftest.py``); return ``root/fer2013``."""
+    from conftest import write_fer2013_folder
+
+    return write_fer2013_folder(root)
+
+
+def write_dataset(name: str, root: Path) -> Path:
+    """A small copy of registered dataset ``name`` under the data root ``root``, in its real
+    layout, by this module's ``write_<name>``; returns the dataset folder. Tests that cover
+    every dataset (each experiment trains a step, the audit) find a new dataset's generator
+    here by its name."""
+    writer = globals().get(f"write_{name}")
+    if writer is None:
+        raise LookupError(f"tests/fakedata.py has no write_{name}(root) for dataset '{name}'")
+    return writer(root)
