@@ -27,7 +27,7 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from fer_lightning import commands, crossdataset, experiments, run_layout, run_record
+from fer_lightning import commands, experiments, run_layout, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.cli_checks import (
     FERArgumentParser,
@@ -40,6 +40,7 @@ from fer_lightning.cli_checks import (
 )
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation import crossdataset
 from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
 from fer_lightning.interrupt import GracefulStop, exit_status
 from fer_lightning.loggers import RunCSVLogger

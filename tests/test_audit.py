@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 
 from fer_lightning.cli import main
-from fer_lightning.data.audit import audit_dataset, blank_masks, duplicate_groups, pixel_hashes
+from fer_lightning.data import registry
+from fer_lightning.data.audit import audit_dataset, duplicate_groups
 from fer_lightning.data.labels import FER7
+from fer_lightning.data.pixels import blank_masks, pixel_hashes
 from tests.helpers.fakedata import (
     PER_CLASS,
     plant_fer2013_findings,
     write_ckplus,
+    write_dataset,
     write_fer2013_folder,
     write_rafdb,
 )
@@ -108,6 +111,17 @@ def test_rafdb_and_ckplus_audits(tmp_path: Path, cache_dir: Path) -> None:
     ck = audit_dataset("ckplus", tmp_path)
     assert ck["splits"]["all"]["per_class"] == {c: 4 for c in ck["class_names"]}
     assert ck["duplicates"]["groups"] == 0
+
+
+@pytest.mark.parametrize("dataset", registry.names())
+def test_every_dataset_is_audited(dataset: str, tmp_path: Path, cache_dir: Path) -> None:
+    """Each image listed once, under the dataset's class names; each file's kind counted."""
+    write_dataset(dataset, tmp_path)
+    report = audit_dataset(dataset, tmp_path)
+    images = sum(split["images"] for split in report["splits"].values())
+    assert images == sum(report["image_files"].values()) > 0
+    assert report["class_names"] == list(registry.get(dataset).class_names)
+    assert report["duplicates"]["groups"] == 0
 
 
 def test_duplicate_groups_and_hashes() -> None:

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lightning import crossdataset
 from fer_lightning.cli import main, run_cli
-from fer_lightning.crossdataset import ClassMapping
-from fer_lightning.data import FER7, CKPlusDataModule, FER2013DataModule
+from fer_lightning.data import FER7, CKPlusDataModule, FER2013DataModule, registry
 from fer_lightning.data.ckplus import CKPLUS7
+from fer_lightning.data.labels import canonical
 from fer_lightning.errors import FERUserError
-from fer_lightning.models.classifier import FERClassifier
+from fer_lightning.evaluation import crossdataset
+from fer_lightning.evaluation.crossdataset import ClassMapping
+from fer_lightning.models.classifier import FERClassifier, SelectLogits
 from tests.helpers.fakedata import write_ckplus
 
 QUIET = ["--data.num_workers=0", "--trainer.enable_progress_bar=false"]
@@ -31,7 +32,7 @@ def test_mapping_fer_model_on_ckplus_data() -> None:
     keep, labels = m.relabel(np.arange(7))
     assert keep.tolist() == [0, 2, 3, 4, 5, 6]  # contempt (1) dropped
     for old, new in zip(keep, labels, strict=True):
-        assert crossdataset.canonical(CKPLUS7[old]) == m.shared[new]
+        assert canonical(CKPLUS7[old]) == m.shared[new]
     assert "dataset-only contempt (images removed)" in m.describe()
 
 
@@ -50,8 +51,29 @@ def test_no_shared_class_is_a_user_error() -> None:
 
 def test_select_logits() -> None:
     logits = torch.arange(14.0).reshape(2, 7)
-    out = crossdataset.SelectLogits([0, 2, 6])(logits)
+    out = SelectLogits([0, 2, 6])(logits)
     assert out.tolist() == [[0.0, 2.0, 6.0], [7.0, 9.0, 13.0]]
+
+
+def test_restricted_outputs_are_the_trained_ones() -> None:
+    model = FERClassifier(class_names=list(FER7)).eval()
+    x = torch.rand(2, 1, 48, 48)
+    with torch.no_grad():
+        full = model(x)
+        model.restrict_outputs([6, 0], ["neutral", "angry"])
+        torch.testing.assert_close(model(x), full[:, [6, 0]])
+    assert model.class_names == ["neutral", "angry"]
+    assert (model.hparams.num_classes, model.hparams.class_names) == (2, ["neutral", "angry"])
+    assert model.loss_weight.shape == (2,)
+    assert model.metrics["test_"]["confusion"].num_classes == 2
+
+
+def test_every_dataset_class_has_one_canonical_name() -> None:
+    """Each registered dataset's class names stay distinct once synonyms are resolved."""
+    for cls in registry.datamodules():
+        names = [canonical(c) for c in cls.class_names]
+        assert len(set(names)) == len(names), (cls.name, names)
+    assert canonical(" Anger") == "angry" and canonical("joy") == "happy"
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import yaml
 
 from fer_lightning import experiments
 from fer_lightning.cli import run_cli
-from tests.helpers.fakedata import write_ckplus, write_fer2013_folder, write_rafdb
+from fer_lightning.data import registry
+from tests.helpers.fakedata import write_dataset
 
 EXPERIMENTS = experiments.list_experiments()
 
@@ -31,12 +32,8 @@ PARAMETERS = {
     "vgg19_rafdb": 45_227_079,
 }
 
-#: Where each datamodule class reads its data, and the generator writing that layout.
-LAYOUTS = {
-    "fer_lightning.data.FER2013DataModule": "fer2013",
-    "fer_lightning.data.RAFDBDataModule": "rafdb",
-    "fer_lightning.data.CKPlusDataModule": "ckplus",
-}
+#: The dataset of each datamodule class path; the data root below holds each in its layout.
+DATASETS = {f"fer_lightning.data.{cls.__name__}": cls.name for cls in registry.datamodules()}
 
 TINY = [
     "--model.pretrained=false",
@@ -60,11 +57,10 @@ def config(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data root holding a tiny dataset in each layout the experiments use."""
+    """One data root holding a tiny copy of every registered dataset, in its own layout."""
     root = tmp_path_factory.mktemp("data")
-    write_fer2013_folder(root)
-    write_rafdb(root, per_class_train=4, per_class_test=2)
-    write_ckplus(root, subjects=6, frames=2)
+    for name in registry.names():
+        write_dataset(name, root)
     return root
 
 
@@ -103,7 +99,7 @@ def test_experiment_trains_and_validates_one_step(
 ) -> None:
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     data_class = config(name)["data"]["class_path"]
-    assert data_class in LAYOUTS, f"{name}: no generated layout for {data_class}"
+    assert data_class in DATASETS, f"{name}: {data_class} is no registered dataset"
     start = time.perf_counter()
     cli = run_cli(["fit", "--exp", name, f"--data.data_dir={data_root}", *TINY])
     DURATIONS[name] = time.perf_counter() - start

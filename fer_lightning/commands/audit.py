@@ -7,7 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from fer_lightning.data.audit import BLANK_STD, LOADERS, audit_dataset, markdown
+from fer_lightning.data import registry
+from fer_lightning.data.audit import audit_dataset, markdown
+from fer_lightning.data.pixels import BLANK_STD
 from fer_lightning.errors import FERUserError
 from fer_lightning.paths import data_root
 
@@ -19,7 +21,7 @@ def main(argv: list[str]) -> int:
         "images, exact duplicates (by decoded pixels) within and across splits, duplicates "
         "whose labels disagree, image sizes and modes. Prints a markdown summary.",
     )
-    parser.add_argument("dataset", choices=sorted(LOADERS))
+    parser.add_argument("dataset", choices=registry.names())
     parser.add_argument(
         "--root", default=None, help="data root holding <dataset>/ (default $FER_DATA_DIR)"
     )

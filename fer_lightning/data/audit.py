@@ -1,6 +1,7 @@
 """Dataset audit: class counts per split, blank images, exact duplicates, image files seen.
 
-Works on the decoded uint8 arrays the datamodules cache, so auditing the full FER2013 takes
+Works on the decoded uint8 arrays the datamodules cache, as each registered dataset lists them
+(:meth:`~fer_lightning.data.base.FERDataModule.listing`), so auditing the full FER2013 takes
 seconds. Duplicates are exact: two images are duplicates when their decoded pixels are equal
 (a hash of the pixel bytes). Blank images are found by the standard deviation of their
 pixels: *constant* (every pixel equal) and *near-constant* (std below ``BLANK_STD``).
@@ -8,64 +9,16 @@ pixels: *constant* (every pixel equal) and *near-constant* (std below ``BLANK_ST
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from fer_lightning.errors import DataError
-
-#: Pixel standard deviation (0-255 scale) below which an image counts as near-constant. On the
-#: real FER2013 the constant images are all black and the two near-constant ones have std 0.65
-#: and 4.1 (no face); the least uniform real face found has std 9.1.
-BLANK_STD = 5.0
-
-
-@dataclass
-class AuditSplit:
-    """One split as the audit sees it: images, labels and a name per image (file or row)."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    names: list[str]
-
-
-# ------------------------------------------------------------------------- building blocks
-def pixel_std(images: np.ndarray) -> np.ndarray:
-    """Standard deviation of each image's pixels (all channels)."""
-    flat = images.reshape(len(images), -1)
-    out = np.empty(len(images), dtype=np.float64)
-    for start in range(0, len(images), 4096):  # bounded float memory
-        out[start : start + 4096] = flat[start : start + 4096].astype(np.float32).std(axis=1)
-    return out
-
-
-def blank_masks(images: np.ndarray, threshold: float = BLANK_STD) -> tuple[np.ndarray, np.ndarray]:
-    """(constant, near_constant) boolean masks; near-constant excludes constant images."""
-    flat = images.reshape(len(images), -1)
-    constant = (flat == flat[:, :1]).all(axis=1)
-    near = (pixel_std(images) < threshold) & ~constant
-    return constant, near
-
-
-def is_blank(images: np.ndarray, threshold: float = BLANK_STD) -> np.ndarray:
-    """Constant or near-constant images (what ``remove_blank`` drops)."""
-    constant, near = blank_masks(images, threshold)
-    return constant | near
-
-
-def pixel_hashes(images: np.ndarray) -> np.ndarray:
-    """A 128-bit hash of each image's decoded pixels (and shape), as a fixed-width bytes array."""
-    shape = repr(images.shape[1:]).encode()
-    digests = [hashlib.blake2b(shape + img.tobytes(), digest_size=16).digest() for img in images]
-    return np.array(digests, dtype="S16")
+from fer_lightning.data import registry
+from fer_lightning.data.base import ListedSplit
+from fer_lightning.data.pixels import BLANK_STD, blank_masks, pixel_hashes
 
 
 def duplicate_groups(hashes: np.ndarray) -> list[np.ndarray]:
@@ -77,23 +30,9 @@ def duplicate_groups(hashes: np.ndarray) -> list[np.ndarray]:
     return sorted(groups, key=lambda g: int(g[0]))
 
 
-def file_kinds(paths: Sequence[Path]) -> dict[str, int]:
-    """How many files have each ``WxH mode format`` (read from the headers, not decoded)."""
-
-    def kind(path: Path) -> str:
-        try:
-            with Image.open(path) as img:
-                return f"{img.size[0]}x{img.size[1]} {img.mode} {img.format}"
-        except OSError:
-            return "unreadable"
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(Counter(pool.map(kind, paths)).most_common())
-
-
 # ----------------------------------------------------------------------------- the audit
 def audit_splits(
-    splits: dict[str, AuditSplit], class_names: Sequence[str], threshold: float = BLANK_STD
+    splits: dict[str, ListedSplit], class_names: Sequence[str], threshold: float = BLANK_STD
 ) -> dict[str, Any]:
     """The audit of already-loaded splits (see the module docstring for the definitions)."""
     names = list(splits)
@@ -180,64 +119,14 @@ def audit_splits(
 
 
 # ------------------------------------------------------------------- datasets on disk
-def _fer2013(root: Path) -> tuple[dict[str, AuditSplit], tuple[str, ...], dict[str, int]]:
-    from fer_lightning.data.fer2013 import SIDE, USAGES, FER2013DataModule
-
-    dm = FER2013DataModule(data_dir=str(root))
-    arrays = dm.read_all(dm.root)
-    usage = arrays["usage"]
-    splits = {}
-    for code, name in [(0, USAGES[0]), (1, USAGES[1]), (2, USAGES[2]), (-1, "test")]:
-        index = np.flatnonzero(usage == code)
-        if len(index):
-            names = [dm.sources[i] for i in index]
-            splits[name] = AuditSplit(arrays["images"][index], arrays["labels"][index], names)
-    if dm.source_files:
-        files = file_kinds([dm.root / s for s in dm.sources])
-    else:
-        files = {f"{SIDE}x{SIDE} L (csv pixels)": len(usage)}
-    return splits, dm.class_names, files
-
-
-def _rafdb(root: Path) -> tuple[dict[str, AuditSplit], tuple[str, ...], dict[str, int]]:
-    from fer_lightning.data.rafdb import SPLITS, RAFDBDataModule, read_label_file, read_rafdb
-
-    dm = RAFDBDataModule(data_dir=str(root))
-    items = read_label_file(dm.root)
-    arrays = read_rafdb(dm.root)
-    splits = {}
-    for code, name in enumerate(SPLITS):
-        index = np.flatnonzero(arrays["split"] == code)
-        names = [items[i][0].name for i in index]
-        splits[name] = AuditSplit(arrays["images"][index], arrays["labels"][index], names)
-    return splits, dm.class_names, file_kinds([p for p, _, _ in items])
-
-
-def _ckplus(root: Path) -> tuple[dict[str, AuditSplit], tuple[str, ...], dict[str, int]]:
-    from fer_lightning.data.ckplus import CKPlusDataModule, read_ckplus
-
-    dm = CKPlusDataModule(data_dir=str(root))
-    arrays = read_ckplus(dm.root)
-    names = arrays["paths"].tolist()
-    split = AuditSplit(arrays["images"], arrays["labels"], names)
-    return {"all": split}, dm.class_names, file_kinds([dm.root / n for n in names])
-
-
-LOADERS: dict[str, Callable[[Path], tuple[dict[str, AuditSplit], tuple[str, ...], dict]]] = {
-    "fer2013": _fer2013,
-    "rafdb": _rafdb,
-    "ckplus": _ckplus,
-}
-
-
 def audit_dataset(dataset: str, root: Path, threshold: float = BLANK_STD) -> dict[str, Any]:
-    """Load ``dataset`` from the data root ``root`` (decoded once, cached) and audit it."""
-    if dataset not in LOADERS:
-        raise DataError(f"unknown dataset '{dataset}'; known: {', '.join(LOADERS)}")
-    splits, class_names, files = LOADERS[dataset](root)
+    """Load registered ``dataset`` from the data root ``root`` (decoded once, cached) and
+    audit it."""
+    datamodule = registry.get(dataset)(data_dir=str(root))
+    listing = datamodule.listing()
     report = {"dataset": dataset, "root": str(root)}
-    report |= audit_splits(splits, class_names, threshold)
-    report["image_files"] = files
+    report |= audit_splits(listing.splits, datamodule.class_names, threshold)
+    report["image_files"] = listing.files
     return report
 
 

@@ -1,8 +1,10 @@
 """The shared LightningDataModule: everything that does not depend on a dataset's layout.
 
-A dataset subclass only says how to read its splits from disk (:meth:`FERDataModule.load_splits`)
-and which class names it has. Loading, caching, splitting, class weights, augmentation and
-loaders live here once.
+A dataset subclass says what the dataset is called and which class names it has, how to read
+its splits from disk (:meth:`FERDataModule.load_splits`) and how to list every image as
+published (:meth:`FERDataModule.listing`, for the audit). Setting ``name`` registers it
+(:mod:`fer_lightning.data.registry`). Loading, caching, splitting, class weights, augmentation
+and loaders live here once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import numpy as np
@@ -19,6 +21,7 @@ import torch
 from lightning.fabric.utilities.data import suggested_max_num_workers
 from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
+from fer_lightning.data import registry
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
 from fer_lightning.data.sampling import EpochSampler, ResumableLoader
 from fer_lightning.data.splits import stratified_order
@@ -101,10 +104,36 @@ class Split:
         return Split(self.images[index], self.labels[index], groups)
 
 
-class FERDataModule(L.LightningDataModule):
-    """Base class: subclasses set ``class_names`` and implement :meth:`load_splits`."""
+@dataclass
+class ListedSplit:
+    """One of a dataset's own splits as published (e.g. FER2013's PublicTest): decoded images,
+    labels and a name per image (its file, or csv row)."""
 
+    images: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+
+
+@dataclass
+class Listing:
+    """Every image of a dataset folder, by the dataset's own splits: what the audit reads."""
+
+    splits: dict[str, ListedSplit]
+    #: How many image files of each ``WxH mode format`` (see :func:`images.file_kinds`).
+    files: dict[str, int]
+
+
+class FERDataModule(L.LightningDataModule):
+    """Base class: subclasses set ``name`` and ``class_names`` and implement
+    :meth:`load_splits` and :meth:`listing`."""
+
+    #: The dataset's name (``fer-lightning audit <name>``). A subclass that sets it registers
+    #: itself as that dataset; one that does not (a test's, a benchmark's) is no dataset.
+    name: ClassVar[str | None] = None
     class_names: tuple[str, ...] = ()
+    #: The canonical (FER2013) name of each class named otherwise, e.g. ``{"anger": "angry"}``:
+    #: a model trained on one dataset is tested on another by matching class names.
+    synonyms: ClassVar[dict[str, str]] = {}
     #: Folder under the data root that holds this dataset.
     folder: str = ""
     #: PIL mode of the decoded images, "L" or "RGB": ``recognize`` converts faces to it.
@@ -186,9 +215,19 @@ class FERDataModule(L.LightningDataModule):
             )
         self.splits: dict[str, Split] | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            registry.register(cls)
+
     # ----------------------------------------------------------------- what subclasses define
     def load_splits(self, root: Path) -> dict[str, Split]:
         """Read ``train``, ``val`` and ``test`` (decoded, uint8) from the dataset folder."""
+        raise NotImplementedError
+
+    def listing(self) -> Listing:
+        """Every image of the dataset folder (:attr:`root`) by the dataset's own splits as
+        published, not a protocol's train / val / test, and the image files by kind."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------------- shared behaviour

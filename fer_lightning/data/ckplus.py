@@ -17,9 +17,9 @@ from typing import Literal
 
 import numpy as np
 
-from fer_lightning.data.base import FERDataModule, Split
+from fer_lightning.data.base import FERDataModule, ListedSplit, Listing, Split
 from fer_lightning.data.cache import cached_arrays, source_key
-from fer_lightning.data.images import decode_all, list_class_folders
+from fer_lightning.data.images import decode_all, file_kinds, list_class_folders
 from fer_lightning.data.splits import stratified_split
 from fer_lightning.errors import DataError
 
@@ -117,7 +117,9 @@ def stratified_folds(labels: np.ndarray, num_folds: int, seed: int) -> np.ndarra
 class CKPlusDataModule(FERDataModule):
     """CK+48 from ``<root>/ckplus/<class>/`` (48x48 gray), 7 classes including contempt."""
 
+    name = "ckplus"
     class_names = CKPLUS7
+    synonyms = {"anger": "angry", "sadness": "sad"}
     folder = "ckplus"
     title = "CK+"
     layout = f"one folder of 48x48 images per class ({', '.join(CKPLUS7)})"
@@ -158,6 +160,14 @@ class CKPlusDataModule(FERDataModule):
         if not {name.lower() for name in folders} & set(CKPLUS7):
             return f"{root} holds no CK+ class folder (it holds {', '.join(folders[:5])})"
         return None
+
+    def listing(self) -> Listing:
+        """One split, ``all`` (CK+ has no official one), named by file."""
+        root = self.root
+        arrays = read_ckplus(root)
+        names = arrays["paths"].tolist()
+        split = ListedSplit(arrays["images"], arrays["labels"], names)
+        return Listing({"all": split}, file_kinds([root / n for n in names]))
 
     def load_splits(self, root: Path) -> dict[str, Split]:
         problem = self.layout_problem(root)

@@ -15,10 +15,11 @@ from typing import Literal
 
 import numpy as np
 
-from fer_lightning.data.base import FERDataModule, Split
+from fer_lightning.data.base import FERDataModule, ListedSplit, Listing, Split
 from fer_lightning.data.cache import cached_arrays, source_key
-from fer_lightning.data.images import decode_all, list_class_folders
+from fer_lightning.data.images import decode_all, file_kinds, list_class_folders
 from fer_lightning.data.labels import FER7
+from fer_lightning.data.pixels import BLANK_STD, is_blank, pixel_hashes
 from fer_lightning.data.splits import stratified_split
 from fer_lightning.errors import DataError
 
@@ -139,6 +140,7 @@ def read_folders(root: Path, items: list[tuple[str, int, int]]) -> dict[str, np.
 class FER2013DataModule(FERDataModule):
     """FER2013 from ``<root>/fer2013/fer2013.csv`` or ``<root>/fer2013/{train,test}/<class>/``."""
 
+    name = "fer2013"
     class_names = FER7
     folder = "fer2013"
     title = "FER2013"
@@ -160,7 +162,7 @@ class FER2013DataModule(FERDataModule):
                 from train, test PrivateTest).
             source: ``csv``, ``folder``, or ``auto`` (the csv if present, else the folders).
             remove_blank: drop blank and near-constant images (pixel std below
-                ``fer_lightning.data.audit.BLANK_STD``) from every split, as bodapati2024.
+                ``fer_lightning.data.pixels.BLANK_STD``) from every split, as bodapati2024.
             remove_test_duplicates: drop test images whose decoded pixels equal those of a
                 Training image. What either option drops is logged and written to
                 ``<run dir>/data_cleaning.json``.
@@ -230,6 +232,24 @@ class FER2013DataModule(FERDataModule):
             length=len(items),
         )
 
+    def listing(self) -> Listing:
+        """Training, PublicTest and PrivateTest (and ``test``: test images of the folder form
+        without either prefix), named by file or csv row."""
+        root = self.root
+        arrays = self.read_all(root)
+        usage = arrays["usage"]
+        splits = {}
+        for code, name in [(0, USAGES[0]), (1, USAGES[1]), (2, USAGES[2]), (-1, "test")]:
+            index = np.flatnonzero(usage == code)
+            if len(index):
+                names = [self.sources[i] for i in index]
+                splits[name] = ListedSplit(arrays["images"][index], arrays["labels"][index], names)
+        if self.source_files:
+            files = file_kinds([root / s for s in self.sources])
+        else:
+            files = {f"{SIDE}x{SIDE} L (csv pixels)": len(usage)}
+        return Listing(splits, files)
+
     def load_splits(self, root: Path) -> dict[str, Split]:
         arrays = self.read_all(root)
         data = Split(arrays["images"], arrays["labels"])
@@ -277,8 +297,6 @@ class FER2013DataModule(FERDataModule):
         self, data: Split, index: dict[str, np.ndarray], training: np.ndarray
     ) -> dict[str, np.ndarray]:
         """Drop blank images and / or test duplicates of Training images (bodapati2024)."""
-        from fer_lightning.data.audit import BLANK_STD, is_blank, pixel_hashes
-
         self.dropped = {}
         if self.remove_blank:
             blank = is_blank(data.images, BLANK_STD)

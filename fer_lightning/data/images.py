@@ -1,8 +1,10 @@
-"""Decoding image files into uint8 arrays, with one clear error per bad file."""
+"""Decoding image files into uint8 arrays, with one clear error per bad file, and what kinds of
+image files a dataset holds."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -73,3 +75,17 @@ def decode_all(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         images = list(pool.map(lambda p: decode(p, mode, size, dataset), paths, chunksize=256))
     return np.stack(images)
+
+
+def file_kinds(paths: Sequence[Path]) -> dict[str, int]:
+    """How many files have each ``WxH mode format`` (read from the headers, not decoded)."""
+
+    def kind(path: Path) -> str:
+        try:
+            with Image.open(path) as img:
+                return f"{img.size[0]}x{img.size[1]} {img.mode} {img.format}"
+        except OSError:
+            return "unreadable"
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(Counter(pool.map(kind, paths)).most_common())

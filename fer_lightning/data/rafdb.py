@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_lightning.data.base import FERDataModule, Split
+from fer_lightning.data.base import FERDataModule, ListedSplit, Listing, Split
 from fer_lightning.data.cache import cached_arrays, source_key
-from fer_lightning.data.images import decode_all
+from fer_lightning.data.images import decode_all, file_kinds
 from fer_lightning.data.labels import FER7
 from fer_lightning.data.splits import stratified_split
 from fer_lightning.errors import DataError
@@ -89,6 +89,7 @@ def read_rafdb(root: Path) -> dict[str, np.ndarray]:
 class RAFDBDataModule(FERDataModule):
     """RAF-DB basic from ``<root>/rafdb/basic`` (100x100 RGB, FER7 class order)."""
 
+    name = "rafdb"
     class_names = FER7
     folder = "rafdb/basic"
     image_mode = "RGB"
@@ -110,6 +111,18 @@ class RAFDBDataModule(FERDataModule):
         if not (root / LABEL_FILE).is_file():
             return f"{root / LABEL_FILE} does not exist"
         return None
+
+    def listing(self) -> Listing:
+        """train and test as the label file lists them, named by image file."""
+        root = self.root
+        items = read_label_file(root)
+        arrays = read_rafdb(root)
+        splits = {}
+        for code, name in enumerate(SPLITS):
+            index = np.flatnonzero(arrays["split"] == code)
+            names = [items[i][0].name for i in index]
+            splits[name] = ListedSplit(arrays["images"][index], arrays["labels"][index], names)
+        return Listing(splits, file_kinds([p for p, _, _ in items]))
 
     def load_splits(self, root: Path) -> dict[str, Split]:
         problem = self.layout_problem(root)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,25 @@ def _metrics(num_classes: int, per_class: bool) -> MetricCollection:
             "confusion": MulticlassConfusionMatrix(num_classes),
         }
     return MetricCollection(metrics)
+
+
+def _stage_metrics(num_classes: int) -> nn.ModuleDict:
+    """Each stage's metrics; the ``_`` suffix because ModuleDict keys may not shadow
+    nn.Module attributes such as ``train``."""
+    return nn.ModuleDict(
+        {f"{stage}_": _metrics(num_classes, per_class=stage != "train") for stage in STAGES}
+    )
+
+
+class SelectLogits(nn.Module):
+    """Keeps the logits of the given output indices, in that order."""
+
+    def __init__(self, index: Sequence[int]) -> None:
+        super().__init__()
+        self.register_buffer("index", torch.as_tensor(list(index), dtype=torch.long))
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.index_select(-1, self.index)
 
 
 class FERClassifier(L.LightningModule):
@@ -119,10 +139,7 @@ class FERClassifier(L.LightningModule):
         self.example_input_array = torch.zeros(1, in_chans, image_size, image_size)
         # Filled from the datamodule at fit time and saved with the checkpoint.
         self.register_buffer("loss_weight", torch.ones(num_classes))
-        # ModuleDict keys may not shadow nn.Module attributes such as ``train``.
-        self.metrics = nn.ModuleDict(
-            {f"{stage}_": _metrics(num_classes, per_class=stage != "train") for stage in STAGES}
-        )
+        self.metrics = _stage_metrics(num_classes)
         self.confusion: dict[str, torch.Tensor] = {}
 
     # --------------------------------------------------------------------------- model
@@ -144,6 +161,20 @@ class FERClassifier(L.LightningModule):
         out = self.backbone(x)
         features, aux = out if isinstance(out, tuple) else (out, ())
         return self.head(features), aux
+
+    def restrict_outputs(self, index: Sequence[int], class_names: Sequence[str]) -> None:
+        """Make this classifier one over its outputs ``index`` only, in that order, named
+        ``class_names``: e.g. a FER2013 model tested on CK+, which has no *neutral*. The
+        trained head is kept and a fixed selection of its logits follows it; the loss
+        weights, metrics and hyper-parameters follow the new classes."""
+        if len(index) != len(class_names):
+            raise ValueError(f"{len(class_names)} class names for {len(index)} outputs")
+        self.head = nn.Sequential(self.head, SelectLogits(index))
+        self.class_names = list(class_names)
+        self.loss_weight = self.loss_weight[list(index)].clone()
+        self.metrics = _stage_metrics(len(index))
+        self.hparams["num_classes"] = len(index)
+        self.hparams["class_names"] = list(class_names)
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

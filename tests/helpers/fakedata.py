@@ -4,6 +4,7 @@ RAF-DB and CK+ (CK+48).
 Tests run on these where the real data is absent or too slow (no real RAF-DB or CK+ is
 available here). Images carry a class-dependent stripe plus noise, so a model can learn
 something and no two images are equal.
+Every registered dataset has a ``write_<name>`` here (:func:`write_dataset`).
 """
 
 from __future__ import annotations
@@ -180,3 +181,21 @@ def write_fer2013_csv(root: Path, per_class: dict[str, int] = PER_CLASS) -> Path
         for usage, label, img in fer2013_arrays(per_class):
             writer.writerow([label, " ".join(map(str, img.ravel())), usage])
     return path
+
+
+def write_fer2013(root: Path) -> Path:
+    """A small FER2013 in its image-folder form; return ``root/fer2013``."""
+    return write_fer2013_folder(root)
+
+
+def write_dataset(name: str, root: Path) -> Path:
+    """A small copy of registered dataset ``name`` under the data root ``root``, in its real
+    layout, by this module's ``write_<name>``; returns the dataset folder. Tests that cover
+    every dataset (each experiment trains a step, the audit) find a new dataset's generator
+    here by its name."""
+    writer = globals().get(f"write_{name}")
+    if writer is None:
+        raise LookupError(
+            f"tests/helpers/fakedata.py has no write_{name}(root) for dataset '{name}'"
+        )
+    return writer(root)

@@ -1,11 +1,13 @@
 """Cross-dataset evaluation: a checkpoint trained on one dataset, tested on another.
 
-Classes are matched by name (with synonyms: CK+'s *anger* is FER2013's *angry*). Classes on
-only one side are dropped and reported: the test images of a class the model does not know
-(CK+ *contempt*) are removed, and the model's outputs for a class the data does not have
-(FER *neutral*) are left out of the arg-max. The model keeps its trained head; a fixed index
-selection after it turns it into a classifier over the shared classes, in the model's order,
-and the data labels are remapped into that order. Nothing is ever silently relabelled.
+Classes are matched by name, with synonyms (:func:`fer_lightning.data.labels.canonical`: CK+'s
+*anger* is FER2013's *angry*). Classes on only one side are dropped and reported: the test
+images of a class the model does not know (CK+ *contempt*) are removed, and the model's outputs
+for a class the data does not have (FER *neutral*) are left out of the arg-max. The model keeps
+its trained head; a fixed index selection after it
+(:meth:`~fer_lightning.models.classifier.FERClassifier.restrict_outputs`) turns it into a
+classifier over the shared classes, in the model's order, and the data labels are remapped into
+that order. Nothing is ever silently relabelled.
 """
 
 from __future__ import annotations
@@ -18,32 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from lightning.pytorch.utilities import rank_zero_only
-from torch import nn
 
+from fer_lightning.data.labels import canonical
 from fer_lightning.errors import FERUserError
 
 log = logging.getLogger("fer_lightning")
-
-#: Other names of the canonical classes (FER2013's), as the datasets spell them.
-SYNONYMS: dict[str, str] = {
-    "anger": "angry",
-    "angriness": "angry",
-    "disgusted": "disgust",
-    "fearful": "fear",
-    "happiness": "happy",
-    "joy": "happy",
-    "sadness": "sad",
-    "surprised": "surprise",
-    "neutrality": "neutral",
-}
-
-
-def canonical(name: str) -> str:
-    """The canonical spelling of a class name (lower case, synonyms resolved)."""
-    key = name.strip().lower()
-    return SYNONYMS.get(key, key)
 
 
 @dataclass
@@ -111,17 +93,6 @@ class ClassMapping:
         )
 
 
-class SelectLogits(nn.Module):
-    """Keeps the logits of the given output indices, in that order."""
-
-    def __init__(self, index: Sequence[int]) -> None:
-        super().__init__()
-        self.register_buffer("index", torch.as_tensor(list(index), dtype=torch.long))
-
-    def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.index_select(-1, self.index)
-
-
 def checkpoint_classes(ckpt_path: str | Path) -> list[str] | None:
     """The class names a checkpoint's model was trained with (None if it records none)."""
     from fer_lightning.inference.checkpoint import safe_load  # weights_only, one-line errors
@@ -130,20 +101,6 @@ def checkpoint_classes(ckpt_path: str | Path) -> list[str] | None:
     hparams = ckpt.get("hyper_parameters") or {}
     names = hparams.get("class_names")
     return list(names) if names is not None else None
-
-
-def restrict_model(model: Any, mapping: ClassMapping) -> None:
-    """Turn a trained classifier into one over ``mapping.shared`` (its head kept)."""
-    from fer_lightning.models.classifier import STAGES, _metrics
-
-    model.head = nn.Sequential(model.head, SelectLogits(mapping.model_index))
-    model.class_names = list(mapping.shared)
-    model.loss_weight = model.loss_weight[mapping.model_index].clone()
-    model.metrics = nn.ModuleDict(
-        {f"{s}_": _metrics(len(mapping.shared), per_class=s != "train") for s in STAGES}
-    )
-    model.hparams["num_classes"] = len(mapping.shared)
-    model.hparams["class_names"] = list(mapping.shared)
 
 
 def restrict_datamodule(datamodule: Any, mapping: ClassMapping) -> dict[str, dict[str, int]]:
@@ -178,7 +135,7 @@ def prepare(model: Any, datamodule: Any, ckpt_path: str, run_dir: Path | None) -
             log.info("cross-dataset: data.%s set to %s, as the checkpoint's model", data_key, want)
             setattr(datamodule, data_key, want)
     counts = restrict_datamodule(datamodule, mapping)
-    restrict_model(trained, mapping)
+    trained.restrict_outputs(mapping.model_index, mapping.shared)
     log.info("cross-dataset: %s", mapping.describe())
     if run_dir is not None and rank_zero_only.rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)

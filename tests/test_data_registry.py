@@ -1,0 +1,79 @@
+"""The dataset registry: every dataset module registers its datamodule, which is then importable
+from ``fer_lightning.data`` and known to the audit and to cross-dataset class matching."""
+
+from __future__ import annotations
+
+import fakedata
+import pytest
+
+import fer_lightning.data
+from fer_lightning.data import FER7, FERDataModule, registry
+from fer_lightning.errors import DataError
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations made by a test are forgotten after it."""
+    monkeypatch.setattr(registry, "_DATASETS", dict(registry._DATASETS))
+
+
+def test_the_datasets_are_registered() -> None:
+    assert registry.names() == ["ckplus", "fer2013", "rafdb"]
+    assert registry.synonyms() == {"anger": "angry", "sadness": "sad"}
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_a_registered_dataset_is_complete(name: str) -> None:
+    cls = registry.get(name)
+    assert getattr(fer_lightning.data, cls.__name__) is cls  # configs' class path
+    assert cls.__name__ in fer_lightning.data.__all__
+    assert cls.class_names and cls.folder and cls.title and cls.layout
+    assert cls.listing is not FERDataModule.listing
+    assert cls.load_splits is not FERDataModule.load_splits
+    assert callable(getattr(fakedata, f"write_{name}", None)), f"tests/fakedata.py: write_{name}"
+
+
+def test_unknown_dataset_is_a_data_error() -> None:
+    with pytest.raises(DataError, match="unknown dataset 'nope'; known: ckplus, fer2013, rafdb"):
+        registry.get("nope")
+
+
+def test_a_subclass_without_a_name_is_no_dataset(scratch_registry: None) -> None:
+    class Helper(FERDataModule):
+        class_names = FER7
+
+    class Variant(registry.get("fer2013")):
+        pass
+
+    assert registry.names() == ["ckplus", "fer2013", "rafdb"]
+
+
+def test_a_new_dataset_registers_itself(scratch_registry: None) -> None:
+    class Toy(FERDataModule):
+        name = "toy"
+        class_names = ("joyful", "other")
+        synonyms = {"joyful": "happy"}
+
+    assert registry.get("toy") is Toy
+    assert registry.synonyms()["joyful"] == "happy"
+
+
+def test_bad_registrations_are_refused(scratch_registry: None) -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+
+        class Again(FERDataModule):
+            name = "ckplus"
+
+    with pytest.raises(ValueError, match="'cheerful' is not one of its class names"):
+
+        class Stray(FERDataModule):
+            name = "stray"
+            class_names = FER7
+            synonyms = {"cheerful": "happy"}
+
+    with pytest.raises(ValueError, match="another dataset says 'angry'"):
+
+        class Clash(FERDataModule):
+            name = "clash"
+            class_names = ("anger",)
+            synonyms = {"anger": "fear"}
