@@ -49,6 +49,9 @@ class BackboneInfo(Info):
         return bool(self.weights)
 
 
+#: What :func:`register_backbone` returns: a decorator registering a builder.
+Registration = Callable[[Callable[..., Backbone]], Callable[..., Backbone]]
+
 BACKBONES: Registry[Backbone, BackboneInfo] = Registry("backbone", "model.backbone")
 list_backbones = BACKBONES.names
 backbone_info = BACKBONES.info
@@ -63,7 +66,7 @@ def register_backbone(
     in_chans: int,
     image_size: int,
     weights: str = "",
-) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
+) -> Registration:
     """Register a builder under ``name`` with what the docs say about it: ``family`` (one of
     :data:`FAMILIES`), ``source`` (the paper key it follows, or the library's model name), a
     one-line ``summary``, its native input and its pretrained ``weights`` (empty: none).

@@ -4,16 +4,14 @@ docstring says what we chose."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.models.backbones.base import Backbone, register_backbone
+from fer_lightning.models.backbones.base import Backbone, Registration, register_backbone
 from fer_lightning.models.cnns import ConvBlocksCNN
 
 
-def _register(
-    name: str, paper: str, summary: str
-) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
+def _register(name: str, paper: str, summary: str) -> Registration:
     return register_backbone(
         name, family="own", source=paper, summary=summary, in_chans=1, image_size=48
     )

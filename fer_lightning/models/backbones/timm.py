@@ -5,18 +5,33 @@ Hugging Face cache (:func:`fer_lightning.models.pretrained.create_timm_model`)."
 
 from __future__ import annotations
 
-from fer_lightning.models.backbones.base import Backbone, GlobalPool, register_backbone
+from fer_lightning.models.backbones.base import (
+    Backbone,
+    GlobalPool,
+    Registration,
+    register_backbone,
+)
 from fer_lightning.models.pretrained import create_timm_model
 
 
-@register_backbone(
+def _register(name: str, model: str, summary: str, weights: str) -> Registration:
+    """Register timm's ``model`` (for 224x224 RGB) under ``name``."""
+    return register_backbone(
+        name,
+        family="timm",
+        source=model,
+        summary=summary,
+        in_chans=3,
+        image_size=224,
+        weights=f"timm {weights} (Hugging Face)",
+    )
+
+
+@_register(
     "resnet50v2",
-    family="timm",
-    source="resnetv2_50",
-    summary="pre-activation ResNet50 (Keras' ResNet50V2); the unpooled 2,048-channel map",
-    in_chans=3,
-    image_size=224,
-    weights="timm resnetv2_50.a1h_in1k (Hugging Face)",
+    "resnetv2_50",
+    "pre-activation ResNet50 (Keras' ResNet50V2); the unpooled 2,048-channel map",
+    "resnetv2_50.a1h_in1k",
 )
 def resnet50v2(
     *,
@@ -40,14 +55,11 @@ def resnet50v2(
     return Backbone(net)
 
 
-@register_backbone(
+@_register(
     "vit_b16",
-    family="timm",
-    source="vit_base_patch16_224",
-    summary="ViT-B/16; the class token after the final LayerNorm, 768 features",
-    in_chans=3,
-    image_size=224,
-    weights="timm orig_in21k_ft_in1k = google/vit-base-patch16-224 (Hugging Face)",
+    "vit_base_patch16_224",
+    "ViT-B/16; the class token after the final LayerNorm, 768 features",
+    "vit_base_patch16_224.orig_in21k_ft_in1k = google/vit-base-patch16-224",
 )
 def vit_b16(
     *,

@@ -12,7 +12,6 @@ losses. The first convolution is adapted to the input channels (:func:`_adapt_fi
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,16 +19,19 @@ from timm.models import adapt_input_conv
 from torch import nn
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.models.backbones.base import Backbone, GlobalPool, register_backbone
+from fer_lightning.models.backbones.base import (
+    Backbone,
+    GlobalPool,
+    Registration,
+    register_backbone,
+)
 from fer_lightning.models.pretrained import load_torchvision_weights
 
 #: The ImageNet weights every builder here loads (torchvision's ``IMAGENET1K_V1``).
 WEIGHTS = "ImageNet-1k V1 (torchvision)"
 
 
-def _register(
-    arch: str, summary: str, image_size: int = 224
-) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
+def _register(arch: str, summary: str, image_size: int = 224) -> Registration:
     """Register torchvision's ``arch`` under its own name."""
     return register_backbone(
         arch,
@@ -155,6 +157,14 @@ def vgg19(
     return _vgg("vgg19", in_chans, pretrained, global_pool)
 
 
+def _pooled_features(arch: str, in_chans: int, pretrained: bool, relu: bool = False) -> Backbone:
+    """``arch``'s ``features`` (then a ReLU if ``relu``), globally average-pooled."""
+    net = _torchvision(arch, pretrained)
+    _replace_first_conv(net.features, in_chans)
+    tail = [("relu", nn.ReLU())] if relu else []
+    return Backbone(_named([("features", net.features), *tail], "avg"))
+
+
 @_register(
     "efficientnet_b0",
     "EfficientNet-B0 up to its global pool; 1,280 features",
@@ -163,9 +173,7 @@ def efficientnet_b0(*, in_chans: int, image_size: int, pretrained: bool = False)
     """torchvision's EfficientNet-B0 up to its global pool: 1,280 features (4,007,548
     parameters; with the ``linear`` head, dropout 0.2 as torchvision's, 4,016,515 as
     qutub2023)."""
-    net = _torchvision("efficientnet_b0", pretrained)
-    _replace_first_conv(net.features, in_chans)
-    return Backbone(_named([("features", net.features)], "avg"))
+    return _pooled_features("efficientnet_b0", in_chans, pretrained)
 
 
 @_register(
@@ -174,9 +182,7 @@ def efficientnet_b0(*, in_chans: int, image_size: int, pretrained: bool = False)
 )
 def mobilenet_v2(*, in_chans: int, image_size: int, pretrained: bool = False) -> Backbone:
     """torchvision's MobileNetV2 up to its global pool: 1,280 features."""
-    net = _torchvision("mobilenet_v2", pretrained)
-    _replace_first_conv(net.features, in_chans)
-    return Backbone(_named([("features", net.features)], "avg"))
+    return _pooled_features("mobilenet_v2", in_chans, pretrained)
 
 
 @_register(
@@ -185,9 +191,7 @@ def mobilenet_v2(*, in_chans: int, image_size: int, pretrained: bool = False) ->
 )
 def densenet121(*, in_chans: int, image_size: int, pretrained: bool = False) -> Backbone:
     """torchvision's DenseNet121 up to its global pool (final ReLU included): 1,024 features."""
-    net = _torchvision("densenet121", pretrained)
-    _replace_first_conv(net.features, in_chans)
-    return Backbone(_named([("features", net.features), ("relu", nn.ReLU())], "avg"))
+    return _pooled_features("densenet121", in_chans, pretrained, relu=True)
 
 
 class AuxOutputs(nn.Module):
