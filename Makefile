@@ -89,6 +89,8 @@ publish: install
 	$(BIN)/fer-lightning publish $(RUN) $(if $(NAME),--name $(NAME))
 	$(BIN)/fer-lightning tables
 
+# Every generated table: the papers' (results/tables.md, README.md) from results/, and the
+# experiments, backbones and heads (docs/experiments.md) from experiments/ and the registries.
 tables: install
 	$(BIN)/fer-lightning tables
 

@@ -1,10 +1,16 @@
 """A name -> builder registry (as timm's ``register_model`` / ``create_model``), so YAML can
-name a backbone or a head and pass it keyword arguments."""
+name a backbone or a head and pass it keyword arguments.
+
+Every entry carries an :class:`Info` (family, source, a one-line summary; backbones add their
+input and weights), read through :meth:`Registry.info`: the generated docs tables
+(:mod:`fer_lightning.results.experiments_table`) take it from there, not from hand-typed text.
+"""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fer_lightning.errors import FERUserError
@@ -12,31 +18,73 @@ from fer_lightning.errors import FERUserError
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
+@dataclass(frozen=True)
+class Info:
+    """What the docs say about a registered builder."""
+
+    #: Who implements it: ``own`` (this package), ``torchvision`` or ``timm``.
+    family: str
+    #: Where it comes from: the paper key(s) it follows, or the library's model name.
+    source: str
+    #: One line for the docs tables.
+    summary: str
+
+
+InfoT = TypeVar("InfoT", bound=Info)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T, InfoT]):
+    builder: Callable[..., T]
+    info: InfoT
+
+
+class Registry(Generic[T, InfoT]):
     """Builders registered under names; ``key`` is the config key that selects one."""
 
     def __init__(self, what: str, key: str) -> None:
         self.what = what
         self.key = key
-        self._builders: dict[str, Callable[..., T]] = {}
+        self._entries: dict[str, Entry[T, InfoT]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str, info: InfoT) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """A decorator registering its function under ``name``; a name that is taken is an
+        error (a second builder would silently replace the first)."""
+
         def wrap(fn: Callable[..., T]) -> Callable[..., T]:
-            self._builders[name] = fn
+            if name in self._entries:
+                taken = self._entries[name].builder
+                raise ValueError(
+                    f"{self.what} '{name}' is registered already (by "
+                    f"{taken.__module__}.{taken.__qualname__}); choose another name"
+                )
+            self._entries[name] = Entry(fn, info)
             return fn
 
         return wrap
 
     def names(self) -> list[str]:
-        return sorted(self._builders)
+        return sorted(self._entries)
+
+    def _entry(self, name: str) -> Entry[T, InfoT]:
+        """The entry ``name``; an unknown name is a user error naming the config key."""
+        if name not in self._entries:
+            known = ", ".join(self.names())
+            raise FERUserError(f"{self.key}: unknown {self.what} '{name}'; known: {known}")
+        return self._entries[name]
+
+    def info(self, name: str) -> InfoT:
+        """What the docs say about ``name``."""
+        return self._entry(name).info
+
+    def accepts(self, name: str, parameter: str) -> bool:
+        """Whether builder ``name`` takes a keyword ``parameter``."""
+        return parameter in inspect.signature(self._entry(name).builder).parameters
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> T:
         """Call builder ``name``; an unknown name or a wrong keyword is a user error naming the
         config key (checked against the signature, so errors inside a builder still raise)."""
-        if name not in self._builders:
-            known = ", ".join(self.names())
-            raise FERUserError(f"{self.key}: unknown {self.what} '{name}'; known: {known}")
-        fn = self._builders[name]
+        fn = self._entry(name).builder
         try:
             inspect.signature(fn).bind(*args, **kwargs)
         except TypeError as err:

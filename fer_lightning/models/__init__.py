@@ -2,12 +2,13 @@
 
 from fer_lightning.models.backbones import (
     Backbone,
+    backbone_info,
     create_backbone,
     list_backbones,
     register_backbone,
 )
 from fer_lightning.models.classifier import FERClassifier
-from fer_lightning.models.heads import create_head, list_heads, register_head
+from fer_lightning.models.heads import create_head, head_info, list_heads, register_head
 from fer_lightning.models.regimes import Finetune, Transfer
 
 __all__ = [
@@ -15,8 +16,10 @@ __all__ = [
     "FERClassifier",
     "Finetune",
     "Transfer",
+    "backbone_info",
     "create_backbone",
     "create_head",
+    "head_info",
     "list_backbones",
     "list_heads",
     "register_backbone",

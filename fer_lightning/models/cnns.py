@@ -4,7 +4,7 @@ All three studies that train their own CNN describe the same family: blocks of c
 batch norm -> ReLU (-> more convolutions) -> 2x2 max-pool -> dropout, then a flatten and dense
 layers. :class:`ConvBlocksCNN` is that family; the papers' networks are its presets (the dense
 layers are the head, chosen in YAML). Where a paper leaves widths out, the docstring of its
-builder in :mod:`fer_lightning.models.backbones` says what we chose.
+builder in :mod:`fer_lightning.models.backbones.own` says what we chose.
 """
 
 from __future__ import annotations

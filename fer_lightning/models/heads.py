@@ -22,20 +22,28 @@ qutub2023 VGG: avgpool 1x1 | 2x2 -> 4096      ``vgg``, ``pool_size: 1`` (or 2)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from torch import nn
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.registry import Registry
+from fer_lightning.registry import Info, Registry
 
-HEADS: Registry[nn.Module] = Registry("head", "model.head")
-register_head = HEADS.register
+HEADS: Registry[nn.Module, Info] = Registry("head", "model.head")
 list_heads = HEADS.names
+head_info = HEADS.info
 
 Shape = tuple[int, ...]
 Pool = Literal["flatten", "avg"]
+
+
+def register_head(
+    name: str, *, source: str, summary: str
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a head builder under ``name``: ``source`` names the papers it serves, ``summary``
+    is one line for the docs. A builder takes ``(in_shape, num_classes, **kwargs)``."""
+    return HEADS.register(name, Info("own", source, summary))
 
 
 def create_head(
@@ -67,7 +75,11 @@ def _per_layer(value: float | Sequence[float], n: int, key: str) -> list[float]:
     return values
 
 
-@register_head("linear")
+@register_head(
+    "linear",
+    source="qutub2023, almsari2024, trinh2023",
+    summary="(global average pool or flatten) -> (dropout) -> Linear",
+)
 def linear(
     in_shape: Shape, num_classes: int, dropout: float = 0.0, pool: Pool = "flatten"
 ) -> nn.Module:
@@ -79,7 +91,12 @@ def linear(
     return nn.Sequential(*layers)
 
 
-@register_head("mlp")
+@register_head(
+    "mlp",
+    source="qutub2023, almsari2024, trinh2023, jahangir2024, bodapati2024",
+    summary="(input dropout, BN) -> pool or flatten -> [Linear -> (BN) -> ReLU -> (dropout)] "
+    "per hidden width -> Linear",
+)
 def mlp(
     in_shape: Shape,
     num_classes: int,
@@ -119,7 +136,11 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-@register_head("vgg")
+@register_head(
+    "vgg",
+    source="qutub2023",
+    summary="torchvision's VGG classifier after an adaptive average pool to pool_size^2",
+)
 def vgg(
     in_shape: Shape,
     num_classes: int,

@@ -145,7 +145,7 @@ def params(result: Result | None, paper: PaperResult) -> str:
 
 
 # ------------------------------------------------------------------------------ tables
-def _row(cells: list[str]) -> str:
+def markdown_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
@@ -157,7 +157,7 @@ def _not_run(name: str, paper: PaperResult) -> str:
         )
     else:
         why = f"not run yet: `make train EXP={name}`"
-    return _row([f"`{name}`", "", "", params(None, paper), f"{paper.accuracy:.2f} %", why])
+    return markdown_row([f"`{name}`", "", "", params(None, paper), f"{paper.accuracy:.2f} %", why])
 
 
 def leak_note(results: list[Result]) -> str | None:
@@ -180,7 +180,7 @@ def leak_note(results: list[Result]) -> str | None:
 def paper_table(key: str, results: list[Result]) -> str:
     paper = PAPERS[key]
     lines = [f"### {paper.title}", "", f"Paper's metric: {paper.metric}.", ""]
-    lines += [_row(list(COLUMNS)), _row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3)]
+    lines += [markdown_row(list(COLUMNS)), markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3)]
     notes = []
     for name, ref in RESULTS.items():
         if ref.paper != key:
@@ -191,7 +191,7 @@ def paper_table(key: str, results: list[Result]) -> str:
         for r in mine:
             cells = [f"`{name}`", protocol(r), r.summary.get("model", "?"), params(r, ref)]
             cells += [f"{ref.accuracy:.2f} %", ours(r), training(r), machine(r)]
-            lines.append(_row([*cells, differences(r, ref)]))
+            lines.append(markdown_row([*cells, differences(r, ref)]))
         if note := leak_note(mine):
             notes.append(note)
     if notes:
@@ -206,14 +206,14 @@ def cross_dataset_table(results: list[Result]) -> str | None:
     lines = [
         "### Cross-dataset: trained on one dataset, tested on another (shared classes only)",
         "",
-        _row(["experiment", "tested on", "classes", "ours", "result folder"]),
-        _row(["---", "---", "---", "---:", "---"]),
+        markdown_row(["experiment", "tested on", "classes", "ours", "result folder"]),
+        markdown_row(["---", "---", "---", "---:", "---"]),
     ]
     for r in rows:
         mapping = json.loads((r.path / "cross_dataset.json").read_text())
         shared = mapping.get("shared") or mapping.get("classes") or []
         lines.append(
-            _row(
+            markdown_row(
                 [
                     f"`{r.experiment}`",
                     protocol(r),
@@ -247,23 +247,23 @@ def render_readme(root: Path = RESULTS_DIR) -> str:
         "parameters, hardware and protocol differences, are in "
         f"[results/{TABLES_MD}](results/{TABLES_MD}).",
         "",
-        _row(["experiment", "paper", "protocol", "paper's result", "ours", "training"]),
-        _row(["---", "---", "---", "---:", "---:", "---"]),
+        markdown_row(["experiment", "paper", "protocol", "paper's result", "ours", "training"]),
+        markdown_row(["---", "---", "---", "---:", "---:", "---"]),
     ]
     for r in results:
         ref = RESULTS[r.experiment]
         cells = [f"`{r.experiment}`", ref.paper, protocol(r), f"{ref.accuracy:.2f} %", ours(r)]
-        lines.append(_row([*cells, f"{training(r)}, {machine(r)}"]))
+        lines.append(markdown_row([*cells, f"{training(r)}, {machine(r)}"]))
     if not results:
-        lines.append(_row(["(none yet)", "", "", "", "", ""]))
+        lines.append(markdown_row(["(none yet)", "", "", "", "", ""]))
     missing = sorted(set(RESULTS) - {r.experiment for r in results})
     lines += ["", f"Not run here yet ({len(missing)}): {', '.join(f'`{m}`' for m in missing)}."]
     return "\n".join(lines) + "\n"
 
 
-def replace_block(text: str, block: str) -> str:
-    """``text`` with everything between the BEGIN and END markers replaced by ``block``."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README.md lacks the {BEGIN} ... {END} markers")
-    return text[: start + len(BEGIN)] + "\n" + block + text[end:]
+def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` with everything between the ``begin`` and ``end`` markers replaced by ``block``."""
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"lacks the {begin} ... {end} markers")
+    return text[: start + len(begin)] + "\n" + block + text[stop:]
