@@ -3,12 +3,12 @@ from ``fer_lightning.data`` and known to the audit and to cross-dataset class ma
 
 from __future__ import annotations
 
-import fakedata
 import pytest
 
 import fer_lightning.data
 from fer_lightning.data import FER7, FERDataModule, registry
 from fer_lightning.errors import DataError
+from tests.helpers import fakedata
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ def test_a_registered_dataset_is_complete(name: str) -> None:
     assert cls.class_names and cls.folder and cls.title and cls.layout
     assert cls.listing is not FERDataModule.listing
     assert cls.load_splits is not FERDataModule.load_splits
-    assert callable(getattr(fakedata, f"write_{name}", None)), f"tests/fakedata.py: write_{name}"
+    assert callable(getattr(fakedata, f"write_{name}", None)), (
+        f"tests/helpers/fakedata.py: write_{name}"
+    )
 
 
 def test_unknown_dataset_is_a_data_error() -> None:
