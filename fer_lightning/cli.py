@@ -42,6 +42,7 @@ from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
 from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
+from fer_lightning.inference.checkpoint import safe_load
 from fer_lightning.interrupt import GracefulStop, exit_status
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
@@ -308,6 +309,9 @@ class FERLightningCLI(LightningCLI):
             if model is not None:  # the weights are loaded; Lightning must not load them again
                 self.model = model
                 self.config_init[self.subcommand]["ckpt_path"] = None
+                for callback in self.trainer.callbacks:
+                    if isinstance(callback, EvaluationReport):  # the report still names it
+                        callback.note_loaded(ckpt, safe_load(ckpt))
 
     before_test = before_validate = _cross_dataset
 

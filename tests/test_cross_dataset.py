@@ -139,6 +139,12 @@ def test_fer_checkpoint_tested_on_ckplus(fer_checkpoint: Path, tmp_path: Path) -
     got = np.array([[int(v) for v in row[1:]] for row in rows[1:]])
     np.testing.assert_array_equal(got, expected)
 
+    # The weights were loaded by the command, not by Lightning: the report still names them.
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["checkpoint"] == str(fer_checkpoint)
+    assert summary["best_epoch"] == torch.load(fer_checkpoint, weights_only=False)["epoch"]
+    assert "not recorded" not in summary["checkpoint_selection"]
+
 
 def test_same_classes_take_the_ordinary_path(tmp_path: Path, fer_folder: Path) -> None:
     ckpt = tmp_path / "fer.ckpt"

@@ -37,6 +37,8 @@ class EvaluationReport(L.Callback):
         self.experiment = experiment
         self.checkpoint_epoch: int | None = None
         self.checkpoint_selection: str | None = None
+        #: a checkpoint whose weights were loaded outside Lightning (a cross-dataset test)
+        self.loaded_checkpoint: str | None = None
         self.last: tuple[ClassificationReport, dict[str, Any], dict[str, Path]] | None = None
         self._probs: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
@@ -44,6 +46,16 @@ class EvaluationReport(L.Callback):
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        self._remember(checkpoint)
+
+    def note_loaded(self, ckpt_path: str | os.PathLike, checkpoint: dict[str, Any]) -> None:
+        """The weights of ``ckpt_path`` were loaded by the command itself, not by Lightning
+        (which then gets no ``ckpt_path``): the report still names it, its epoch and how it
+        was chosen."""
+        self.loaded_checkpoint = str(ckpt_path)
+        self._remember(checkpoint)
+
+    def _remember(self, checkpoint: dict[str, Any]) -> None:
         self.checkpoint_epoch = checkpoint.get("epoch")
         self.checkpoint_selection = checkpoint_selection(checkpoint)
 
@@ -83,6 +95,7 @@ class EvaluationReport(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, out_dir: Path
     ) -> dict[str, Any]:
         hparams = getattr(pl_module, "hparams", {})
+        ckpt_path = trainer.ckpt_path or self.loaded_checkpoint
         model = str(hparams.get("backbone", type(pl_module).__name__))
         if hparams.get("head"):
             model += f" + {hparams['head']} head"
@@ -99,7 +112,7 @@ class EvaluationReport(L.Callback):
             "dataset": type(dm).__name__.removesuffix("DataModule") if dm is not None else None,
             "split": getattr(dm, "split", None),
             "parameters": params,
-            "best_epoch": self.checkpoint_epoch if trainer.ckpt_path else None,
+            "best_epoch": self.checkpoint_epoch if ckpt_path else None,
             "seed": int(seed) if seed is not None else None,
             "tta": getattr(dm, "tta", "none"),
             "tta_crop_size": getattr(dm, "tta_crop_size", None),
@@ -108,13 +121,13 @@ class EvaluationReport(L.Callback):
             "hardware": hardware.describe(accelerator, trainer.num_devices),
             "git_commit": commit,
             "git_dirty": dirty,
-            "checkpoint": str(trainer.ckpt_path) if trainer.ckpt_path else None,
-            "training_run": str(run_layout.run_of_checkpoint(trainer.ckpt_path) or out_dir),
+            "checkpoint": str(ckpt_path) if ckpt_path else None,
+            "training_run": str(run_layout.run_of_checkpoint(ckpt_path) or out_dir),
             "test_set_images": _test_set_size(trainer),
             "test_limit": trainer.limit_test_batches,
             "checkpoint_selection": (
                 self.checkpoint_selection
-                if trainer.ckpt_path
+                if ckpt_path
                 else "not recorded: no checkpoint restored by Lightning (the weights as they are)"
             ),
             "test_fingerprint": fingerprint_of(dm),
