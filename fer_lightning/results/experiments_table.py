@@ -2,7 +2,7 @@
 ``experiments/*.yaml``, the backbone and head registries and the papers' numbers.
 
 Nothing here is typed by hand: each row reads the experiment's YAML, builds its model (on the
-``meta`` device: shapes only, so a 86M-parameter ViT costs no memory and no initialisation) to
+``meta`` device: shapes only, so an 86M-parameter ViT costs no memory and no initialisation) to
 count its parameters, applies its training regime's freezing to count what trains at the start,
 and takes the backbone's family, source and weights from :func:`backbone_info`.
 ``fer-lightning tables`` writes the block between the markers; a test fails when it is stale.
@@ -66,7 +66,8 @@ class Experiment:
 
 
 def load(name: str, path: Path) -> Experiment:
-    """Experiment ``name``'s config, its model (meta device) with the regime's freezing applied."""
+    """Experiment ``name``'s config (from ``path``, the file ``experiments.resolve(name)``
+    gives) and its model, as the benchmarks build it, with the regime's freezing applied."""
     config = experiments.load_config(path)
     with torch.device("meta"):
         model = build_model(name)
