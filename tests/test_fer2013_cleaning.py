@@ -11,7 +11,7 @@ import pytest
 
 from fer_lightning.cli import main
 from fer_lightning.data import FER2013DataModule
-from fer_lightning.data.audit import blank_masks
+from fer_lightning.data.pixels import blank_masks
 from fer_lightning.errors import DataError
 from tests.helpers.fakedata import plant_fer2013_findings, write_fer2013_folder
 
