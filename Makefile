@@ -49,8 +49,9 @@ SWEEP ?= experiments/sweeps/cnn_fer2013_optim.yaml
 sweep: install
 	$(BIN)/fer-lightning sweep $(SWEEP) $(ARGS)
 
-# Every test (what CI runs, .ci/run). test-fast leaves out the tests marked slow (DDP,
-# kill-and-resume, the notebook, every experiment, real-data trainings): a few minutes less.
+# Every test (what CI runs, .ci/run). test-fast leaves out the tests marked slow (each trains
+# for more than a few seconds: DDP, kill-and-resume, the notebook, every experiment, the
+# benchmarks, stopped and seeded runs, real-data trainings): under 2 minutes on 2 cores.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -314,6 +314,7 @@ def test_bad_input_is_one_sentence(
     assert list(runs.iterdir()) == [], "left behind in FER_RUNS_DIR"
 
 
+@pytest.mark.slow
 def test_the_driver_runs_the_cli_as_python_m_does(
     results: dict[str, dict], places: dict[str, str]
 ) -> None:

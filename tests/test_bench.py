@@ -11,6 +11,8 @@ from fer_lightning.bench import harness, pipeline
 from fer_lightning.bench.__main__ import main
 from fer_lightning.bench.report import markdown
 
+pytestmark = pytest.mark.slow  # runs the benchmark harness on real training loops
+
 
 def test_harness_times_both_loops_on_the_same_batches() -> None:
     result = harness.measure("baseline_fer2013", rounds=2, steps=4, warmup=2, batch_size=8)

@@ -12,6 +12,8 @@ from fer_lightning.bench import precision, startup
 from fer_lightning.bench.__main__ import main
 from fer_lightning.bench.report import markdown
 
+pytestmark = pytest.mark.slow  # runs the benchmark harness on real training loops
+
 
 @pytest.mark.parametrize("native", [True, False])
 def test_precision_compares_fp32_with_the_automatic_choice(

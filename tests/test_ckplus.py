@@ -135,6 +135,7 @@ def _cv_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cv_runs_every_fold_and_reports_mean_and_std(
     ckplus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -175,6 +175,7 @@ def test_print_config_resolves_links(capsys: pytest.CaptureFixture) -> None:
     assert "backbone: resnet18" in out and "FER2013DataModule" in out
 
 
+@pytest.mark.slow
 def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None:
     common = [f"--data.data_dir={fer_folder}", *SMALL]
     fitted = run_cli(["fit", "--exp", "baseline_fer2013", *common, "--trainer.max_epochs=1"])
@@ -201,6 +202,7 @@ def test_resume_from_a_checkpoint_path_continues_its_run(fer_folder: Path) -> No
     assert second.trainer.global_step == 6
 
 
+@pytest.mark.slow
 def test_seeded_runs_repeat_exactly(fer_folder: Path) -> None:
     """Same seed, same numbers: weights after training are identical, augmentation included
     (in DataLoader workers, whose albumentations state is seeded from the global seed)."""

@@ -96,6 +96,7 @@ def fer_checkpoint(fer_folder: Path) -> Path:
     return cli.run_dir / "checkpoints" / "last.ckpt"
 
 
+@pytest.mark.slow
 def test_fer_checkpoint_tested_on_ckplus(fer_checkpoint: Path, tmp_path: Path) -> None:
     root = tmp_path / "other"
     write_ckplus(root, subjects=6, frames=2)

@@ -15,6 +15,8 @@ from fer_lightning.evaluation.explain import FAMILIES, gradcam, target_layer
 from fer_lightning.models.classifier import FERClassifier
 from tests.helpers.tiny_models import fit_tiny
 
+pytestmark = pytest.mark.slow  # trains a model, then Grad-CAM on its images
+
 #: One backbone of each family, at a small input that leaves a target map of at least 2x2
 #: (googlenet 3x3 at 96, inception_v3 3x3 at 139).
 FAMILY_MODELS = [

@@ -19,6 +19,8 @@ from fer_lightning.inference.export import INPUT_NAME, OUTPUT_NAME, read_metadat
 from fer_lightning.inference.recognizer import Recognizer
 from tests.helpers.tiny_models import fit_tiny
 
+pytestmark = pytest.mark.slow  # trains a checkpoint per model, exports it, runs onnxruntime
+
 ASTRONAUT = Path(__import__("skimage").__file__).parent / "data" / "astronaut.png"
 FACE = (slice(65, 162), slice(175, 272))  # the astronaut's face (rows, columns)
 

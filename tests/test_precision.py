@@ -70,6 +70,7 @@ def _summary(cli: object) -> dict:
     return json.loads((Path(cli.run_dir) / "summary.json").read_text())  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("native", [True, False])
 def test_fit_uses_logs_and_records_the_automatic_precision(
     fer_folder: Path,
@@ -92,6 +93,7 @@ def test_fit_uses_logs_and_records_the_automatic_precision(
     assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
 
 
+@pytest.mark.slow
 def test_precision_and_channels_last_can_be_overridden(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -43,6 +43,7 @@ def read_report_csv(path: Path) -> dict[str, dict[str, str]]:
         return {row["class"]: row for row in csv.DictReader(fh)}
 
 
+@pytest.mark.slow
 def test_fit_report_regenerate_tta_and_compare(
     fer_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -159,6 +160,7 @@ def test_report_and_compare_errors_are_one_line(
     assert "has no best*.ckpt" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_wandb_gets_the_pictures_and_the_table(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -91,6 +91,7 @@ def test_committed_cross_validation_equals_its_folds(cv: Path) -> None:
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_committed_tables_are_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     assert load_results(COMMITTED) or not COMMITTED_RUNS

@@ -118,6 +118,7 @@ def test_auto_workers_leave_a_core_to_each_training_process(
         FER2013DataModule(data_dir=str(fer_folder), num_workers=-1).workers()
 
 
+@pytest.mark.slow
 def test_a_script_with_live_persistent_workers_exits(fer_folder: Path) -> None:
     """Python ends daemon processes (DataLoader workers) with SIGTERM at exit: workers that
     ignored it made such a script hang."""

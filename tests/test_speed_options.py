@@ -29,6 +29,7 @@ def test_channels_last_trains_and_stores_nhwc(fer_folder: Path) -> None:
     assert all(torch.isfinite(p).all() for p in cli.model.parameters())
 
 
+@pytest.mark.slow
 def test_compile_keeps_parameter_names_and_runs_a_step(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -234,6 +234,7 @@ def test_ddp_gather_restores_the_dataset_order() -> None:
     assert torch.equal(got_targets, targets) and torch.equal(got_probs, probs)
 
 
+@pytest.mark.slow
 def test_seeds_trains_each_seed_in_its_own_run_and_reports_mean_and_std(
     fer_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,6 +13,8 @@ import torch
 
 from fer_lightning.cli import main
 
+pytestmark = pytest.mark.slow  # each case trains a stopped run to its end
+
 #: The generated FER2013 has 42 training images: 6 batches of 8 per epoch.
 BASE = [
     "fit",
