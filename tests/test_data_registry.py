@@ -3,6 +3,10 @@ from ``fer_lightning.data`` and known to the audit and to cross-dataset class ma
 
 from __future__ import annotations
 
+import sys
+import types
+from pathlib import Path
+
 import pytest
 
 import fer_lightning.data
@@ -30,9 +34,21 @@ def test_a_registered_dataset_is_complete(name: str) -> None:
     assert cls.class_names and cls.folder and cls.title and cls.layout
     assert cls.listing is not FERDataModule.listing
     assert cls.load_splits is not FERDataModule.load_splits
-    assert callable(getattr(fakedata, f"write_{name}", None)), (
-        f"tests/helpers/fakedata.py: write_{name}"
-    )
+    assert callable(fakedata.dataset_writer(name))  # its test data, for every-dataset tests
+
+
+def test_a_new_datasets_generator_is_found_in_its_own_test_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def write_newset(root: Path) -> Path:
+        return root / "newset"
+
+    module = types.ModuleType("tests.test_newset")
+    module.write_newset = write_newset  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tests.test_newset", module)
+    assert fakedata.dataset_writer("newset") is write_newset
+    with pytest.raises(LookupError, match="tests/test_nosuch.py"):
+        fakedata.dataset_writer("nosuch")
 
 
 def test_unknown_dataset_is_a_data_error() -> None:

@@ -4,12 +4,15 @@ RAF-DB and CK+ (CK+48).
 Tests run on these where the real data is absent or too slow (no real RAF-DB or CK+ is
 available here). Images carry a class-dependent stripe plus noise, so a model can learn
 something and no two images are equal.
-Every registered dataset has a ``write_<name>`` here (:func:`write_dataset`).
+Every registered dataset has a ``write_<name>``: here, or in its own test file
+(:func:`dataset_writer`).
 """
 
 from __future__ import annotations
 
 import csv
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -188,14 +191,27 @@ def write_fer2013(root: Path) -> Path:
     return write_fer2013_folder(root)
 
 
-def write_dataset(name: str, root: Path) -> Path:
-    """A small copy of registered dataset ``name`` under the data root ``root``, in its real
-    layout, by this module's ``write_<name>``; returns the dataset folder. Tests that cover
-    every dataset (each experiment trains a step, the audit) find a new dataset's generator
-    here by its name."""
+def dataset_writer(name: str) -> Callable[[Path], Path]:
+    """The generator of registered dataset ``name``: ``write_<name>(root)`` from this module
+    or, for a dataset added later, from its own test file ``tests/test_<name>.py``, so a new
+    dataset needs no edit here. Tests that cover every dataset (each experiment trains a step,
+    the audit) find it by the dataset's name."""
     writer = globals().get(f"write_{name}")
     if writer is None:
+        try:
+            module = importlib.import_module(f"tests.test_{name}")
+        except ModuleNotFoundError:
+            module = None
+        writer = getattr(module, f"write_{name}", None)
+    if writer is None:
         raise LookupError(
-            f"tests/helpers/fakedata.py has no write_{name}(root) for dataset '{name}'"
+            f"no write_{name}(root) for dataset '{name}' in tests/test_{name}.py "
+            "or tests/helpers/fakedata.py"
         )
-    return writer(root)
+    return writer
+
+
+def write_dataset(name: str, root: Path) -> Path:
+    """A small copy of registered dataset ``name`` under the data root ``root``, in its real
+    layout (see :func:`dataset_writer`); returns the dataset folder."""
+    return dataset_writer(name)(root)
