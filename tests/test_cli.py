@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +49,31 @@ def test_fit_fast_dev_run(experiment: str, fer_folder: Path, fake_torch_cache: P
         ]
     )
     assert rc == 0
+
+
+def test_the_report_credits_the_commit_the_run_started_from(
+    fer_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit made while a run trains is not the code that trained it."""
+    runs = Path(os.environ["FER_RUNS_DIR"])
+
+    def git_commit() -> tuple[str, bool]:  # a new commit once the run has written a checkpoint
+        trained = any(runs.glob("**/checkpoints/*.ckpt"))
+        return ("committed-during-the-run" if trained else "started", False)
+
+    monkeypatch.setattr("fer_lightning.evaluation.callback.git_commit", git_commit)
+    run_cli(
+        [
+            "fit",
+            "--exp=baseline_fer2013",
+            f"--data.data_dir={fer_folder}",
+            "--trainer.max_epochs=1",
+            *SMALL,
+        ]
+    )
+    (run,) = runs_of("baseline_fer2013")
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["git_commit"], summary["git_dirty"]) == ("started", False)
 
 
 def test_fit_writes_a_complete_run_directory(

@@ -39,9 +39,16 @@ class EvaluationReport(L.Callback):
         self.checkpoint_selection: str | None = None
         #: a checkpoint whose weights were loaded outside Lightning (a cross-dataset test)
         self.loaded_checkpoint: str | None = None
+        #: (commit, dirty) of the code when the command started: a commit made while a long
+        #: training runs must not be credited with its result
+        self.code_version: tuple[str | None, bool | None] | None = None
         self.last: tuple[ClassificationReport, dict[str, Any], dict[str, Path]] | None = None
         self._probs: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.code_version is None:  # fit, then test in the same command: the fit's
+            self.code_version = git_commit()
 
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
@@ -102,7 +109,7 @@ class EvaluationReport(L.Callback):
         if hparams.get("pretrained"):
             model += " (ImageNet init)"
         dm = trainer.datamodule
-        commit, dirty = git_commit()
+        commit, dirty = self.code_version or git_commit()
         seed = os.environ.get("PL_GLOBAL_SEED")
         params = pl_module.num_parameters() if hasattr(pl_module, "num_parameters") else None
         accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
