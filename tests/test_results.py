@@ -15,7 +15,7 @@ from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.results.publish import publish
-from fer_lightning.results.tables import load_results, render
+from fer_lightning.results.tables import load_results, own_experiments, own_table, render
 from tests.helpers.commands import fit_args
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,6 +57,25 @@ def test_tables_show_the_published_number_and_what_was_not_run(published: Path) 
     assert "not run: needs ImageNet weights" in vgg
     for title in ("qutub2023", "almsari2024", "trinh2023", "jahangir2024", "bodapati2024"):
         assert title.split("2")[0].capitalize() in text
+
+
+def test_own_recipes_table_shows_the_run_its_recipe_and_what_it_must_beat(
+    published: Path,
+) -> None:
+    (result,) = load_results(published.parent.parent)
+    name = own_experiments()[0]
+    result.experiment = name
+    text = own_table([result])
+    assert text is not None
+    assert "60.85 % (qutub2023)" in text and "67.23 % (jahangir2024, validation)" in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{name}`"))
+    assert f"**{100 * result.summary['test_accuracy']:.2f} %**" in row
+    optimizer = result.config["optimizer"]
+    lr = optimizer["init_args"]["lr"]
+    assert f"{optimizer['class_path'].rsplit('.', 1)[-1]} (lr {lr:g}" in row
+    assert f"augmentation: {result.data_args['augment']}" in row
+    unrun = own_table([])
+    assert unrun is not None and f"not run yet: `make train EXP={name}`" in unrun
 
 
 # ------------------------------------------------------------------ the committed results

@@ -93,3 +93,13 @@ RESULTS: dict[str, PaperResult] = {
         differs="the paper gives no epochs, widths or augmentation (ours: 30 epochs, none)",
     ),
 }
+
+
+def scratch_references(dataset: str = "fer2013") -> dict[str, PaperResult]:
+    """The papers' results on ``dataset`` trained from scratch (no ImageNet weights): what an
+    experiment of our own has to beat."""
+    return {
+        name: ref
+        for name, ref in RESULTS.items()
+        if dataset in name.split("_") and _IMAGENET not in ref.needs
+    }

@@ -16,7 +16,7 @@ from typing import Any
 
 from fer_lightning import experiments, hardware, run_layout, run_record
 from fer_lightning.evaluation.summary import format_duration
-from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
+from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult, scratch_references
 from fer_lightning.results.publish import RESULTS_DIR
 from fer_lightning.run_layout import CV_JSON, SUMMARY_JSON
 
@@ -144,6 +144,41 @@ def params(result: Result | None, paper: PaperResult) -> str:
     return f"{result.summary['parameters']:,} ({theirs})"
 
 
+def _class_name(spec: Any) -> str:
+    path = spec.get("class_path", "?") if isinstance(spec, dict) else str(spec)
+    return path.rsplit(".", 1)[-1]
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def recipe(result: Result) -> str:
+    """Optimizer, schedule, loss and augmentation, as the run's resolved config records them."""
+    config = result.config
+    optimizer = config.get("optimizer") or {}
+    args = optimizer.get("init_args") or {}
+    settings = [f"lr {_number(args['lr'])}"] if "lr" in args else []
+    if args.get("momentum"):
+        settings.append(f"momentum {_number(args['momentum'])}")
+    if args.get("nesterov"):
+        settings.append("Nesterov")
+    if args.get("weight_decay"):
+        settings.append(f"weight decay {_number(args['weight_decay'])}")
+    parts = [f"{_class_name(optimizer)} ({', '.join(settings)})" if optimizer else "default"]
+    if scheduler := config.get("lr_scheduler"):
+        parts.append(_class_name(scheduler))
+    if smoothing := (config.get("model") or {}).get("label_smoothing"):
+        parts.append(f"label smoothing {_number(smoothing)}")
+    if batch := result.data_args.get("batch_size"):
+        parts.append(f"batch {batch}")
+    augment = result.data_args.get("augment", "none")
+    if isinstance(augment, list):
+        augment = " + ".join(str(s.get("name", "?")) for s in augment if isinstance(s, dict))
+    parts.append(f"augmentation: {augment or 'none'}")
+    return "; ".join(parts)
+
+
 # ------------------------------------------------------------------------------ tables
 def markdown_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
@@ -226,9 +261,61 @@ def cross_dataset_table(results: list[Result]) -> str | None:
     return "\n".join(lines)
 
 
+def own_experiments() -> list[str]:
+    """The experiments of ours: those in ``experiments/`` that reproduce no paper."""
+    return [name for name in experiments.list_experiments() if name not in RESULTS]
+
+
+OWN_COLUMNS = (
+    "experiment",
+    "protocol",
+    "model",
+    "parameters",
+    "ours",
+    "training",
+    "hardware, precision",
+    "recipe",
+)
+
+
+def own_table(results: list[Result]) -> str | None:
+    """Our own recipes beside the from-scratch FER2013 results of the papers they have to beat."""
+    names = own_experiments()
+    if not names:
+        return None
+    refs = "; ".join(
+        f"`{name}` {ref.accuracy:.2f} % ({ref.paper}"
+        + (", validation" if PAPERS[ref.paper].metric.startswith("validation") else "")
+        + ")"
+        for name, ref in sorted(scratch_references().items(), key=lambda kv: -kv[1].accuracy)
+    )
+    lines = [
+        "### Ours: recipes of our own, trained from scratch",
+        "",
+        f"The papers' from-scratch FER2013 results to beat: {refs}.",
+        "",
+        markdown_row(list(OWN_COLUMNS)),
+        markdown_row(["---"] * 3 + ["---:"] * 2 + ["---"] * 3),
+    ]
+    for name in names:
+        mine = [r for r in results if r.experiment == name and not r.cross_dataset]
+        if not mine:
+            lines.append(
+                markdown_row([f"`{name}`", "", "", "", f"not run yet: `make train EXP={name}`"])
+            )
+        for r in mine:
+            count = r.summary.get("parameters")
+            cells = [f"`{name}`", protocol(r), r.summary.get("model", "?")]
+            cells += [f"{count:,}" if count else "—", ours(r), training(r), machine(r), recipe(r)]
+            lines.append(markdown_row(cells))
+    return "\n".join(lines)
+
+
 def render(root: Path = RESULTS_DIR) -> str:
     results = load_results(root)
     parts = [paper_table(key, results) for key in PAPERS]
+    if own := own_table(results):
+        parts.append(own)
     if cross := cross_dataset_table(results):
         parts.append(cross)
     head = (
@@ -241,7 +328,12 @@ def render(root: Path = RESULTS_DIR) -> str:
 def render_readme(root: Path = RESULTS_DIR) -> str:
     """The README's short form: every result we have beside its paper's, then a count of what
     was not run and a link to the full tables."""
-    results = [r for r in load_results(root) if r.experiment in RESULTS and not r.cross_dataset]
+    own = own_experiments()
+    results = [
+        r
+        for r in load_results(root)
+        if (r.experiment in RESULTS or r.experiment in own) and not r.cross_dataset
+    ]
     lines = [
         "Generated by `make tables` from `results/`; the full tables, one per paper with "
         "parameters, hardware and protocol differences, are in "
@@ -251,8 +343,9 @@ def render_readme(root: Path = RESULTS_DIR) -> str:
         markdown_row(["---", "---", "---", "---:", "---:", "---"]),
     ]
     for r in results:
-        ref = RESULTS[r.experiment]
-        cells = [f"`{r.experiment}`", ref.paper, protocol(r), f"{ref.accuracy:.2f} %", ours(r)]
+        ref = RESULTS.get(r.experiment)
+        paper = (ref.paper, f"{ref.accuracy:.2f} %") if ref else ("ours (no paper)", "—")
+        cells = [f"`{r.experiment}`", paper[0], protocol(r), paper[1], ours(r)]
         lines.append(markdown_row([*cells, f"{training(r)}, {machine(r)}"]))
     if not results:
         lines.append(markdown_row(["(none yet)", "", "", "", "", ""]))
