@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments, run_layout
+from fer_lightning import run_layout
+from fer_lightning.commands.common import (
+    add_experiment_arguments,
+    experiment_path,
+    fit_and_test,
+    summarize,
+)
 from fer_lightning.errors import FERUserError
 
 
@@ -31,30 +36,6 @@ def fold_count(path: Path, data: Any, folds: int | None) -> int:
     return value
 
 
-def fit_and_test(path: Path, experiment: str, extra: list[str], run_dir: Path) -> dict[str, Any]:
-    """One ``fit`` of the experiment in ``run_dir``, then the test of its best checkpoint:
-    its test accuracy and macro F1 (also used by ``fer-lightning seeds``)."""
-    from fer_lightning.cli import run_cli
-
-    args = [
-        "fit",
-        "--config",
-        str(path),
-        *extra,
-        f"--experiment={experiment}",
-        f"--run_dir={run_dir}",
-        "--test_after_fit=true",
-    ]
-    metrics = run_cli(args).trainer.callback_metrics
-    if "test/acc" not in metrics:
-        raise FERUserError(f"{run_dir} ended without a test accuracy")
-    return {
-        "run_dir": str(run_dir),
-        "test_acc": float(metrics["test/acc"]),
-        "test_f1_macro": float(metrics.get("test/f1_macro", float("nan"))),
-    }
-
-
 def run_folds(
     path: Path, experiment: str, folds: int, extra: list[str], cv_dir: Path
 ) -> list[dict[str, Any]]:
@@ -67,22 +48,6 @@ def run_folds(
     return results
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n-1; 0 for a single value)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def summarize(experiment: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    mean, std = mean_std([r["test_acc"] for r in results])
-    return {
-        "experiment": experiment,
-        "folds": results,
-        "test_acc_mean": mean,
-        "test_acc_std": std,
-        "std": "sample standard deviation over folds (n-1)",
-    }
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-lightning cv",
@@ -90,14 +55,10 @@ def main(argv: list[str]) -> int:
         "(CKPlusDataModule); print and write mean ± std test accuracy. Other arguments "
         "(e.g. --trainer.max_epochs=5) go to each fold's 'fit'.",
     )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--exp", help="experiment name (see 'fer-lightning experiments')")
-    which.add_argument("--config", type=Path, help="path to an experiment YAML")
+    add_experiment_arguments(parser)
     parser.add_argument("--folds", type=int, default=None, help="default: the data's num_folds")
     args, extra = parser.parse_known_args(argv)
-    path = experiments.resolve(args.exp) if args.exp else args.config
-    if not path.is_file():
-        raise FERUserError(f"--config {path}: no such file")
+    path = experiment_path(args)
     if args.folds is not None and args.folds < 2:
         raise FERUserError(f"--folds must be at least 2, got {args.folds}")
     from fer_lightning.build import settings  # Lightning: only once the arguments are fine
@@ -106,7 +67,8 @@ def main(argv: list[str]) -> int:
     folds = fold_count(path, fit.config.data, args.folds)
     experiment = fit.name
     with run_layout.group_dir(experiment, "cv") as cv_dir:
-        summary = summarize(experiment, run_folds(path, experiment, folds, extra, cv_dir))
+        results = run_folds(path, experiment, folds, extra, cv_dir)
+        summary = summarize(experiment, "folds", results, ("test_acc",))
     written = cv_dir / run_layout.CV_JSON
     written.write_text(json.dumps(summary, indent=1) + "\n")
     print(

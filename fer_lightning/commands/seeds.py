@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any
 
-from fer_lightning import experiments, run_layout
-from fer_lightning.commands.cv import fit_and_test, mean_std
+from fer_lightning import run_layout
+from fer_lightning.commands.common import (
+    add_experiment_arguments,
+    experiment_path,
+    fit_and_test,
+    summarize,
+)
 from fer_lightning.errors import FERUserError
-
-
-def summarize(experiment: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    acc_mean, acc_std = mean_std([r["test_acc"] for r in results])
-    f1_mean, f1_std = mean_std([r["test_f1_macro"] for r in results])
-    return {
-        "experiment": experiment,
-        "seeds": results,
-        "test_acc_mean": acc_mean,
-        "test_acc_std": acc_std,
-        "test_f1_macro_mean": f1_mean,
-        "test_f1_macro_std": f1_std,
-        "std": "sample standard deviation over seeds (n-1)",
-    }
 
 
 def main(argv: list[str]) -> int:
@@ -39,15 +28,11 @@ def main(argv: list[str]) -> int:
         "print and write mean ± std of the test accuracy and macro F1. Other arguments "
         "(e.g. --trainer.max_epochs=5) go to each seed's 'fit'.",
     )
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--exp", help="experiment name (see 'fer-lightning experiments')")
-    which.add_argument("--config", type=Path, help="path to an experiment YAML")
+    add_experiment_arguments(parser)
     parser.add_argument("-n", "--n", type=int, default=3, help="number of seeds (default 3)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds are first..first+n-1")
     args, extra = parser.parse_known_args(argv)
-    path = experiments.resolve(args.exp) if args.exp else args.config
-    if not path.is_file():
-        raise FERUserError(f"--config {path}: no such file")
+    path = experiment_path(args)
     if args.n < 2:
         raise FERUserError(f"--n must be at least 2 for a standard deviation, got {args.n}")
     if any(arg.split("=", 1)[0] == "--seed_everything" for arg in extra):
@@ -63,7 +48,7 @@ def main(argv: list[str]) -> int:
             result = fit_and_test(path, experiment, seed_args, run_dir)
             results.append({"seed": seed, **result})
             print(f"seed {seed}: test accuracy {result['test_acc']:.4f} ({run_dir})")
-    summary = summarize(experiment, results)
+    summary = summarize(experiment, "seeds", results, ("test_acc", "test_f1_macro"))
     written = seeds_dir / run_layout.SEEDS_JSON
     written.write_text(json.dumps(summary, indent=1) + "\n")
     print(
