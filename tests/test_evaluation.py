@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +222,34 @@ def test_compare_errors_name_the_path(tmp_path: Path) -> None:
 
 def test_git_commit_outside_a_checkout_is_none(tmp_path: Path) -> None:
     assert git_commit(tmp_path) == (None, None)
+
+
+def test_a_new_experiment_or_source_file_not_yet_committed_is_an_uncommitted_change(
+    tmp_path: Path,
+) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    commit, dirty = git_commit(package)
+    assert commit and len(commit) == 40 and dirty is False
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "summary.json").write_text("{}")  # a published run: not code
+    assert git_commit(package) == (commit, False)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "new.yaml").write_text("seed_everything: 0\n")
+    assert git_commit(package) == (commit, True)
+    (tmp_path / "experiments" / "new.yaml").unlink()
+    (package / "b.py").write_text("y = 2\n")
+    assert git_commit(package) == (commit, True)
+    (package / "b.py").unlink()
+    (package / "a.py").write_text("x = 2\n")
+    assert git_commit(package) == (commit, True)
 
 
 def test_ten_crops_are_torchvisions_crops_resized() -> None:

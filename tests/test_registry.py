@@ -75,6 +75,18 @@ def test_the_table_counts_on_the_meta_device_what_a_real_build_has() -> None:
     assert exp.model.num_parameters() == FERClassifier(**config).num_parameters() == 1_672_287
 
 
+def test_the_table_row_of_an_experiment_with_an_explicit_augmentation_list() -> None:
+    known = experiments.list_experiments()
+    name = next(
+        n
+        for n, path in known.items()
+        if isinstance((experiments.load_config(path)["data"]["init_args"]).get("augment"), list)
+    )
+    text = experiments_table.render({name: known[name]})
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{name}`"))
+    assert "x10 crops" not in row
+
+
 def test_the_table_row_of_a_transfer_experiment() -> None:
     name = "vit_b16_fer2013"
     text = experiments_table.render({name: experiments.list_experiments()[name]})

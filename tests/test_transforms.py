@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lightning.data.transforms import PRESETS, build_pipeline
+from fer_lightning.data.transforms import (
+    PRESETS,
+    build_pipeline,
+    describe_augment,
+    train_ten_crop,
+    trains_on_ten_crops,
+)
 from fer_lightning.errors import FERUserError
 
 IMAGE = np.random.default_rng(0).integers(0, 256, size=(48, 48), dtype=np.uint8)
@@ -32,6 +38,14 @@ def test_explicit_list_is_applied() -> None:
     pipe = build_pipeline(image_size=48, mean=0.0, std=1.0, augment=flip, train=True, seed=0)
     out = pipe(image=IMAGE)["image"][0].numpy()
     np.testing.assert_allclose(out, IMAGE[:, ::-1] / 255.0, atol=1e-6)
+
+
+def test_an_explicit_list_is_named_by_its_transforms_and_never_ten_crops() -> None:
+    spec = [{"name": "HorizontalFlip", "p": 0.5}, {"name": "Affine", "rotate": [-10, 10]}]
+    assert describe_augment(spec) == "HorizontalFlip + Affine"
+    assert describe_augment("qutub2023") == "qutub2023" and describe_augment([]) == "none"
+    assert not trains_on_ten_crops(spec) and train_ten_crop(spec, 48) is None
+    assert trains_on_ten_crops("qutub2023") and train_ten_crop("qutub2023", 48) == 40
 
 
 def test_unknown_transform_and_preset_are_named() -> None:

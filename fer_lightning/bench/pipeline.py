@@ -15,6 +15,7 @@ from fer_lightning.bench.common import datamodule as experiment_datamodule
 from fer_lightning.bench.harness import bare_loop, in_memory_loader
 from fer_lightning.data.base import FERDataModule, Split
 from fer_lightning.data.labels import FER7
+from fer_lightning.data.transforms import describe_augment
 from fer_lightning.errors import DataError
 
 
@@ -104,7 +105,7 @@ def measure(
     return {
         "experiment": experiment,
         "data": source,
-        "augment": dm.augment,
+        "augment": describe_augment(dm.augment),
         "channels": dm.channels,
         "batch_size": batch_size,
         "default_workers": default_workers,

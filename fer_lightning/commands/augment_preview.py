@@ -19,7 +19,7 @@ import torch
 
 from fer_lightning import experiments
 from fer_lightning.data.base import FERDataModule
-from fer_lightning.data.transforms import train_ten_crop
+from fer_lightning.data.transforms import describe_augment, train_ten_crop
 from fer_lightning.errors import FERUserError
 
 
@@ -86,7 +86,7 @@ def preview(
     axes[0][0].set_title("original", fontsize=8)
     for col in range(1, cols):
         axes[0][col].set_title(f"augmented {col}", fontsize=8)
-    name = dm.augment if isinstance(dm.augment, str) else "custom list"
+    name = describe_augment(dm.augment)
     extra = f", + ten {crop}x{crop} crops per sample (one drawn)" if crop else ""
     fig.suptitle(
         f"{type(dm).__name__}: augment '{name}', input {dm.image_size}x{dm.image_size}"

@@ -78,11 +78,25 @@ PRESETS["qutub2023_single"] = PRESETS["qutub2023"]
 TEN_CROP_TRAIN: dict[str, float] = {"qutub2023": 5 / 6}
 
 
+def trains_on_ten_crops(augment: str | list[TransformSpec]) -> bool:
+    """Whether preset ``augment`` makes every training image ten samples (an explicit list of
+    transforms never does)."""
+    return isinstance(augment, str) and augment in TEN_CROP_TRAIN
+
+
 def train_ten_crop(augment: str | list[TransformSpec], image_size: int) -> int | None:
     """Side of the training ten-crops of preset ``augment`` at ``image_size``, or None."""
-    if isinstance(augment, str) and augment in TEN_CROP_TRAIN:
-        return max(1, round(image_size * TEN_CROP_TRAIN[augment]))
-    return None
+    if not trains_on_ten_crops(augment):
+        return None
+    return max(1, round(image_size * TEN_CROP_TRAIN[str(augment)]))
+
+
+def describe_augment(augment: str | list[TransformSpec]) -> str:
+    """A preset's name, or the transforms of an explicit list joined by ``+``."""
+    if isinstance(augment, str):
+        return augment
+    names = [str(s.get("name", "?")) if isinstance(s, dict) else str(s) for s in augment]
+    return " + ".join(names) or "none"
 
 
 #: Applied after normalisation (so an erased patch is the dataset mean), train only.

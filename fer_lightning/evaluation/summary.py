@@ -13,25 +13,28 @@ from fer_lightning.run_layout import SUMMARY_JSON
 
 def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, has uncommitted changes) of the checkout holding ``path`` (default: this
-    package's source); (None, None) when it is not a git checkout or git is missing."""
+    package's source); (None, None) when it is not a git checkout or git is missing.
+
+    Uncommitted changes are edits to tracked files anywhere, and new files not yet added under
+    ``path`` or in the checkout's ``experiments/`` (a new experiment YAML is code the commit
+    lacks); new files elsewhere, such as a freshly published ``results/`` folder, are not."""
     where = Path(path or Path(fer_lightning.__file__).parent)
+    commands = (
+        ["git", "rev-parse", "HEAD"],
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        ["git", "ls-files", "--others", "--exclude-standard", "--", ".", ":(top)experiments"],
+    )
+    outputs = []
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        for command in commands:
+            done = subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=30)
+            if done.returncode != 0:
+                return (None, None) if not outputs else (outputs[0], None)
+            outputs.append(done.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         return None, None
-    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return commit.stdout.strip(), dirty
+    commit, changed, untracked = outputs
+    return commit, bool(changed or untracked)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> Path:

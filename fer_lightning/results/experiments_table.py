@@ -19,7 +19,7 @@ import torch
 
 from fer_lightning import experiments
 from fer_lightning.bench.common import build_model
-from fer_lightning.data.transforms import TEN_CROP_TRAIN
+from fer_lightning.data.transforms import trains_on_ten_crops
 from fer_lightning.models import FERClassifier, backbone_info, head_info, list_backbones
 from fer_lightning.models.heads import list_heads
 from fer_lightning.models.regimes import Finetune, Transfer
@@ -137,7 +137,7 @@ def regime_cell(exp: Experiment) -> str:
 
 
 def batch_cell(exp: Experiment) -> str:
-    crops = " x10 crops" if exp.data.get("augment") in TEN_CROP_TRAIN else ""
+    crops = " x10 crops" if trains_on_ten_crops(exp.data.get("augment", "none")) else ""
     return f"{exp.data.get('batch_size', '?')}{crops}"
 
 

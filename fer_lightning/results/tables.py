@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_lightning import experiments, hardware, run_layout, run_record
+from fer_lightning.data.transforms import describe_augment
 from fer_lightning.evaluation.summary import format_duration
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult, scratch_references
 from fer_lightning.results.publish import RESULTS_DIR
@@ -121,7 +122,11 @@ def training(result: Result) -> str:
     walls = [run_record.fit_seconds(r) for r in runs]
     wall = sum(w for w in walls if w is not None) if any(w is not None for w in walls) else None
     per = "epochs" if len(runs) == 1 else "epochs per fold"
-    return f"{'/'.join(str(e) for e in epochs)} {per}, {format_duration(wall)}"
+    trained = f"{'/'.join(str(e) for e in epochs)} {per}"
+    checkpoint = result.summary.get("checkpoint")
+    if wall is None and result.cv is None and checkpoint:
+        return f"{trained}; a test-only run of `{Path(checkpoint).name}`"
+    return f"{trained}, {format_duration(wall)}"
 
 
 def machine(result: Result) -> str:
@@ -172,10 +177,7 @@ def recipe(result: Result) -> str:
         parts.append(f"label smoothing {_number(smoothing)}")
     if batch := result.data_args.get("batch_size"):
         parts.append(f"batch {batch}")
-    augment = result.data_args.get("augment", "none")
-    if isinstance(augment, list):
-        augment = " + ".join(str(s.get("name", "?")) for s in augment if isinstance(s, dict))
-    parts.append(f"augmentation: {augment or 'none'}")
+    parts.append(f"augmentation: {describe_augment(result.data_args.get('augment', 'none'))}")
     return "; ".join(parts)
 
 
