@@ -313,12 +313,22 @@ class FERLightningCLI(LightningCLI):
                     if isinstance(callback, EvaluationReport):  # the report still names it
                         callback.note_loaded(ckpt, safe_load(ckpt))
 
-    before_test = before_validate = _cross_dataset
+    def _record_command(self) -> None:
+        if rank_zero_only.rank == 0:
+            run_record.record_command(self.run_dir, self.command)
+
+    def before_test(self) -> None:
+        self._record_command()  # a test-only run is published too: it says how it was made
+        self._cross_dataset()
+
+    before_validate = before_test
+
+    def before_predict(self) -> None:
+        self._record_command()
 
     def before_fit(self) -> None:
         self._fit_started = time.monotonic()
-        if rank_zero_only.rank == 0:
-            run_record.record_command(self.run_dir, self.command)
+        self._record_command()
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
                 (self.run_dir / run_layout.WANDB_ID).write_text(logger.experiment.id)

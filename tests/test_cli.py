@@ -213,6 +213,8 @@ def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None
     assert tested.trainer.callback_metrics["test/acc"].item() == pytest.approx(fit_test_acc)
     assert tested.run_dir.name.endswith("-test") and tested.run_dir != fitted.run_dir
     assert (tested.run_dir / "confusion_matrix_test.csv").exists()
+    command = (tested.run_dir / "command.txt").read_text()
+    assert command.startswith("fer-lightning test --exp baseline_fer2013") and best in command
 
     predicted = run_cli(["predict", "--exp", "baseline_fer2013", *common, "--ckpt_path", best])
     probs = torch.cat(predicted.trainer.predict_loop.predictions)
