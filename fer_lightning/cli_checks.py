@@ -233,6 +233,11 @@ def check_ckpt_path(subcommand: str, ckpt_path: str | None, model: Any = None) -
     ``last`` / ``best`` name checkpoints of a fit in the same process; outside ``fit`` (where
     ``last`` resumes the experiment's latest run) Lightning would find none and evaluate the
     untrained model with only a warning, so they are refused too."""
+    if isinstance(ckpt_path, str) and not ckpt_path.strip():
+        raise FERUserError(
+            "--ckpt_path is empty (an unset shell variable?); give a checkpoint file, e.g. "
+            "runs/<experiment>/<run>/checkpoints/last.ckpt, or leave the option out"
+        )
     if ckpt_path in ("last", "best") and subcommand != "fit":
         raise FERUserError(
             f"--ckpt_path {ckpt_path} means a checkpoint of a fit in this same command, so "

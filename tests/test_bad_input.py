@@ -157,6 +157,16 @@ CASES = [
         ["--ckpt_path last", "'test'", "checkpoint file"],
     ),
     Case(
+        "test: --ckpt_path '' (an unset shell variable)",
+        ["test", "--exp", "baseline_fer2013", "--ckpt_path="],
+        ["--ckpt_path is empty", "checkpoint file"],
+    ),
+    Case(
+        "fit: --ckpt_path ''",
+        ["fit", "--exp", "baseline_fer2013", "--ckpt_path", ""],
+        ["--ckpt_path is empty"],
+    ),
+    Case(
         "validate: --ckpt_path best",
         ["validate", "--exp", "baseline_fer2013", "--ckpt_path=best"],
         ["--ckpt_path best", "'validate'"],

@@ -241,6 +241,11 @@ def test_a_new_experiment_or_source_file_not_yet_committed_is_an_uncommitted_cha
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "summary.json").write_text("{}")  # a published run: not code
     assert git_commit(package) == (commit, False)
+    git("add", "results")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "publish")
+    commit = git_commit(package)[0]
+    (tmp_path / "results" / "summary.json").unlink()  # a published run replaced: not code
+    assert git_commit(package) == (commit, False)
     (tmp_path / "experiments").mkdir()
     (tmp_path / "experiments" / "new.yaml").write_text("seed_everything: 0\n")
     assert git_commit(package) == (commit, True)

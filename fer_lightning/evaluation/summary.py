@@ -10,18 +10,21 @@ from typing import Any
 import fer_lightning
 from fer_lightning.run_layout import SUMMARY_JSON
 
+_NOT_RESULTS = ":(top,exclude)results"
+
 
 def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, has uncommitted changes) of the checkout holding ``path`` (default: this
     package's source); (None, None) when it is not a git checkout or git is missing.
 
-    Uncommitted changes are edits to tracked files anywhere, and new files not yet added under
-    ``path`` or in the checkout's ``experiments/`` (a new experiment YAML is code the commit
-    lacks); new files elsewhere, such as a freshly published ``results/`` folder, are not."""
+    Uncommitted changes are edits to tracked files anywhere but ``results/``, and new files not
+    yet added under ``path`` or in the checkout's ``experiments/`` (a new experiment YAML is
+    code the commit lacks). What ``results/`` holds are the records of earlier runs, published
+    there by this package, not code a run depends on."""
     where = Path(path or Path(fer_lightning.__file__).parent)
     commands = (
         ["git", "rev-parse", "HEAD"],
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", _NOT_RESULTS],
         ["git", "ls-files", "--others", "--exclude-standard", "--", ".", ":(top)experiments"],
     )
     outputs = []
