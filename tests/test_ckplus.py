@@ -78,6 +78,24 @@ def test_random_folds_are_stratified_and_cover_every_image(ckplus: Path) -> None
     assert len(seen) == len(set(seen)) == SUBJECTS * 7 * FRAMES
 
 
+def test_split_all_tests_every_image_and_trains_on_none(ckplus: Path) -> None:
+    dm = _module(ckplus, split="all", fold=2)  # the fold does not matter
+    assert len(dm.splits["test"]) == SUBJECTS * 7 * FRAMES
+    assert len(dm.splits["train"]) == len(dm.splits["val"]) == 0
+
+
+def test_fitting_on_split_all_is_refused_and_leaves_no_run(
+    ckplus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "runs" / "refused"
+    args = ["fit", "--exp", "cnn_ckplus", f"--data.data_dir={ckplus}", "--data.split=all"]
+    assert main([*args, f"--run_dir={run_dir}", "--trainer.max_epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "data.split 'all' has no training images" in err.strip().splitlines()[-1], err
+    assert not run_dir.exists()
+
+
 def test_unknown_class_folder(ckplus: Path) -> None:
     (ckplus / "ckplus" / "happy").rename(ckplus / "ckplus" / "joy")
     with pytest.raises(DataError, match=r"joy: unknown class folder 'joy'"):

@@ -265,7 +265,14 @@ class FERDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
-            self.splits = self.load_splits(self.root)
+            splits = self.load_splits(self.root)
+            if stage == "fit" and len(splits["train"]) == 0:  # Lightning would skip to test
+                raise DataError(
+                    f"{type(self).__name__}: data.split '{getattr(self, 'split', None)}' has "
+                    "no training images, so there is nothing to fit; it is for testing a model "
+                    "trained elsewhere (fer-lightning test --ckpt_path CKPT)"
+                )
+            self.splits = splits
             for name, split in self.splits.items():
                 log.info(
                     "%s %s: %d images %s",

@@ -5,7 +5,8 @@ of each subject, so a random image split puts the same person (often the same se
 train and test. ``split="subject"`` (the default) is a k-fold over subjects (``S###``): every
 subject is in exactly one test fold, and validation holds out whole training subjects too.
 ``split="random"`` is the stratified, seeded image-level k-fold that almsari2024's numbers come
-from (leaky; for comparison only).
+from (leaky; for comparison only). ``split="all"`` makes every image the test set, for models
+trained on another dataset.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class CKPlusDataModule(FERDataModule):
     def __init__(
         self,
         *args,
-        split: Literal["subject", "random"] = "subject",
+        split: Literal["subject", "random", "all"] = "subject",
         fold: int = 0,
         num_folds: int = 5,
         **kwargs,
@@ -136,6 +137,8 @@ class CKPlusDataModule(FERDataModule):
         Args:
             split: ``subject`` (k-fold over subjects: nobody is both trained on and tested on)
                 or ``random`` (stratified image-level k-fold, as almsari2024; leaks subjects).
+                ``all``: every image is the test set (train and validation are empty), for
+                testing a model trained on another dataset; ``fold`` is then ignored.
             fold: which fold is the test set, ``0 .. num_folds-1``.
             num_folds: number of folds; ``fer-lightning cv`` runs all of them.
             *args, **kwargs: see :class:`FERDataModule`; validation takes ``val_fraction`` of
@@ -175,6 +178,9 @@ class CKPlusDataModule(FERDataModule):
             raise self.not_found(problem)
         arrays = read_ckplus(root)
         data = Split(arrays["images"], arrays["labels"], arrays["subjects"])
+        if self.split == "all":
+            none = np.zeros(0, dtype=np.int64)
+            return {"train": data.subset(none), "val": data.subset(none), "test": data}
         if self.split == "subject":
             unparsed = np.flatnonzero(data.groups < 0)
             if len(unparsed):
