@@ -91,9 +91,12 @@ def _pct(value: float) -> str:
 def protocol(result: Result) -> str:
     """Split, fold and test-time augmentation, as the run's config and summary record them."""
     s, args = result.summary, result.data_args
-    parts = [f"{s.get('dataset', '?')} `{s.get('split') or args.get('split', '?')}`"]
+    split = s.get("split") or args.get("split", "?")
+    parts = [f"{s.get('dataset', '?')} `{split}`"]
     if result.cv is not None:
         parts.append(f"{len(result.cv['folds'])}-fold CV")
+    elif split == "all":
+        parts.append("every image")
     elif "fold" in args:
         parts.append(f"fold {args['fold']} of {args.get('num_folds', '?')}")
     if s.get("tta", "none") != "none":
