@@ -255,6 +255,11 @@ def test_a_new_experiment_or_source_file_not_yet_committed_is_an_uncommitted_cha
     (package / "b.py").unlink()
     (package / "a.py").write_text("x = 2\n")
     assert git_commit(package) == (commit, True)
+    installed = tmp_path / ".venv" / "site" / "pkg"  # pip-installed into an ignored folder
+    installed.mkdir(parents=True)
+    (installed / "a.py").write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text(".venv/\n")
+    assert git_commit(installed) == (None, None)
 
 
 def test_ten_crops_are_torchvisions_crops_resized() -> None:

@@ -15,7 +15,13 @@ from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.results.publish import publish
-from fer_lightning.results.tables import load_results, own_experiments, own_table, render
+from fer_lightning.results.tables import (
+    load_results,
+    own_experiments,
+    own_table,
+    recipe,
+    render,
+)
 from tests.helpers.commands import fit_args
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,7 +73,7 @@ def test_own_recipes_table_shows_the_run_its_recipe_and_what_it_must_beat(
     result.experiment = name
     text = own_table([result])
     assert text is not None
-    assert "60.85 % (qutub2023)" in text and "67.23 % (jahangir2024, validation)" in text
+    assert "60.85 % (qutub2023, test)" in text and "67.23 % (jahangir2024, validation)" in text
     row = next(line for line in text.splitlines() if line.startswith(f"| `{name}`"))
     assert f"**{100 * result.summary['test_accuracy']:.2f} %**" in row
     optimizer = result.config["optimizer"]
@@ -76,6 +82,15 @@ def test_own_recipes_table_shows_the_run_its_recipe_and_what_it_must_beat(
     assert f"augmentation: {result.data_args['augment']}" in row
     unrun = own_table([])
     assert unrun is not None and f"not run yet: `make train EXP={name}`" in unrun
+    assert f"{result.summary['epochs']} epochs, " in row and "test-only" not in row  # a fit
+
+
+def test_recipe_says_what_the_config_does_not_record(published: Path) -> None:
+    (result,) = load_results(published.parent.parent)
+    result.config = {"optimizer": "Adam", "model": None, "data": {"init_args": {"augment": None}}}
+    assert recipe(result) == "Adam; augmentation: ?"
+    result.config = {}
+    assert recipe(result) == "optimizer ?; augmentation: ?"
 
 
 # ------------------------------------------------------------------ the committed results

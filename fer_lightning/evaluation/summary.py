@@ -15,7 +15,8 @@ _NOT_RESULTS = ":(top,exclude)results"
 
 def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:
     """(commit, has uncommitted changes) of the checkout holding ``path`` (default: this
-    package's source); (None, None) when it is not a git checkout or git is missing.
+    package's source); (None, None) when it is not in a git checkout (an installed package
+    inside an ignored folder of one is not) or git is missing.
 
     Uncommitted changes are edits to tracked files anywhere but ``results/``, and new files not
     yet added under ``path`` or in the checkout's ``experiments/`` (a new experiment YAML is
@@ -24,6 +25,8 @@ def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:
     where = Path(path or Path(fer_lightning.__file__).parent)
     commands = (
         ["git", "rev-parse", "HEAD"],
+        # The code must be in the checkout, not installed into an ignored folder of one.
+        ["git", "ls-files", "--error-unmatch", "--", "."],
         ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", _NOT_RESULTS],
         ["git", "ls-files", "--others", "--exclude-standard", "--", ".", ":(top)experiments"],
     )
@@ -32,11 +35,11 @@ def git_commit(path: Path | None = None) -> tuple[str | None, bool | None]:
         for command in commands:
             done = subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=30)
             if done.returncode != 0:
-                return (None, None) if not outputs else (outputs[0], None)
+                return (None, None) if len(outputs) < 2 else (outputs[0], None)
             outputs.append(done.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         return None, None
-    commit, changed, untracked = outputs
+    commit, _, changed, untracked = outputs
     return commit, bool(changed or untracked)
 
 

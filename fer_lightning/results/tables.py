@@ -127,9 +127,16 @@ def training(result: Result) -> str:
     per = "epochs" if len(runs) == 1 else "epochs per fold"
     trained = f"{'/'.join(str(e) for e in epochs)} {per}"
     checkpoint = result.summary.get("checkpoint")
-    if wall is None and result.cv is None and checkpoint:
+    if result.cv is None and checkpoint and _tested_only(result.path):
         return f"{trained}; a test-only run of `{Path(checkpoint).name}`"
     return f"{trained}, {format_duration(wall)}"
+
+
+def _tested_only(run: Path) -> bool:
+    """Whether the run's command was ``fer-lightning test`` (it trained nothing itself)."""
+    path = run / run_layout.COMMAND_TXT
+    first = path.read_text().split(maxsplit=2)[:2] if path.is_file() else []
+    return first == ["fer-lightning", "test"]
 
 
 def machine(result: Result) -> str:
@@ -162,10 +169,11 @@ def _number(value: Any) -> str:
 
 
 def recipe(result: Result) -> str:
-    """Optimizer, schedule, loss and augmentation, as the run's resolved config records them."""
+    """Optimizer, schedule, loss and augmentation, as the run's resolved config records them
+    (``?`` where it records nothing)."""
     config = result.config
-    optimizer = config.get("optimizer") or {}
-    args = optimizer.get("init_args") or {}
+    optimizer = config.get("optimizer")
+    args = (optimizer.get("init_args") if isinstance(optimizer, dict) else None) or {}
     settings = [f"lr {_number(args['lr'])}"] if "lr" in args else []
     if args.get("momentum"):
         settings.append(f"momentum {_number(args['momentum'])}")
@@ -173,14 +181,17 @@ def recipe(result: Result) -> str:
         settings.append("Nesterov")
     if args.get("weight_decay"):
         settings.append(f"weight decay {_number(args['weight_decay'])}")
-    parts = [f"{_class_name(optimizer)} ({', '.join(settings)})" if optimizer else "default"]
+    named = _class_name(optimizer) if optimizer else "optimizer ?"
+    parts = [f"{named} ({', '.join(settings)})" if settings else named]
     if scheduler := config.get("lr_scheduler"):
         parts.append(_class_name(scheduler))
-    if smoothing := (config.get("model") or {}).get("label_smoothing"):
+    model = config.get("model")
+    if smoothing := (model.get("label_smoothing") if isinstance(model, dict) else None):
         parts.append(f"label smoothing {_number(smoothing)}")
     if batch := result.data_args.get("batch_size"):
         parts.append(f"batch {batch}")
-    parts.append(f"augmentation: {describe_augment(result.data_args.get('augment', 'none'))}")
+    augment = result.data_args.get("augment")
+    parts.append(f"augmentation: {describe_augment(augment) if augment is not None else '?'}")
     return "; ".join(parts)
 
 
@@ -266,9 +277,14 @@ def cross_dataset_table(results: list[Result]) -> str | None:
     return "\n".join(lines)
 
 
+OWN = "ours:"
+
+
 def own_experiments() -> list[str]:
-    """The experiments of ours: those in ``experiments/`` that reproduce no paper."""
-    return [name for name in experiments.list_experiments() if name not in RESULTS]
+    """The experiments of ours: those in ``experiments/`` whose description starts with
+    ``ours:`` (a recipe that reproduces no paper)."""
+    known = experiments.list_experiments()
+    return [name for name, path in known.items() if experiments.describe(path).startswith(OWN)]
 
 
 OWN_COLUMNS = (
@@ -283,15 +299,18 @@ OWN_COLUMNS = (
 )
 
 
+def _measured_on(ref: PaperResult) -> str:
+    metric = PAPERS[ref.paper].metric.split()[0]  # "test" or "validation"
+    return f"{metric} on {ref.test_images:,} images" if ref.test_images else metric
+
+
 def own_table(results: list[Result]) -> str | None:
     """Our own recipes beside the from-scratch FER2013 results of the papers they have to beat."""
     names = own_experiments()
     if not names:
         return None
     refs = "; ".join(
-        f"`{name}` {ref.accuracy:.2f} % ({ref.paper}"
-        + (", validation" if PAPERS[ref.paper].metric.startswith("validation") else "")
-        + ")"
+        f"`{name}` {ref.accuracy:.2f} % ({ref.paper}, {_measured_on(ref)})"
         for name, ref in sorted(scratch_references().items(), key=lambda kv: -kv[1].accuracy)
     )
     lines = [
@@ -306,7 +325,9 @@ def own_table(results: list[Result]) -> str | None:
         mine = [r for r in results if r.experiment == name and not r.cross_dataset]
         if not mine:
             lines.append(
-                markdown_row([f"`{name}`", "", "", "", f"not run yet: `make train EXP={name}`"])
+                markdown_row(
+                    [f"`{name}`", "", "", "", f"not run yet: `make train EXP={name}`", "", "", ""]
+                )
             )
         for r in mine:
             count = r.summary.get("parameters")
