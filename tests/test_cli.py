@@ -218,6 +218,7 @@ def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None
 
     predicted = run_cli(["predict", "--exp", "baseline_fer2013", *common, "--ckpt_path", best])
     probs = torch.cat(predicted.trainer.predict_loop.predictions)
+    assert (predicted.run_dir / "command.txt").read_text().startswith("fer-lightning predict")
     assert probs.shape == (14, 7)
     torch.testing.assert_close(probs.sum(1), torch.ones(14))
 
