@@ -90,7 +90,7 @@ def paper_cell(name: str) -> str:
     ref = RESULTS.get(name)
     if ref is None:
         return "—"
-    metric = PAPERS[ref.paper].metric.split()[0]  # "test" or "validation"
+    metric = PAPERS[ref.paper].split
     params = f", {ref.parameters:,} params" if ref.parameters else ""
     return f"{ref.paper}: {ref.accuracy:.2f} % {metric}{params}"
 

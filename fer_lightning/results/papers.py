@@ -16,6 +16,11 @@ class Paper:
     #: The metric the paper's numbers are: test accuracy, or validation accuracy (jahangir2024).
     metric: str = "test accuracy"
 
+    @property
+    def split(self) -> str:
+        """What the numbers were measured on: ``test`` or ``validation``."""
+        return self.metric.split()[0]
+
 
 @dataclass(frozen=True)
 class PaperResult:
@@ -93,13 +98,3 @@ RESULTS: dict[str, PaperResult] = {
         differs="the paper gives no epochs, widths or augmentation (ours: 30 epochs, none)",
     ),
 }
-
-
-def scratch_references(dataset: str = "fer2013") -> dict[str, PaperResult]:
-    """The papers' results on ``dataset`` trained from scratch (no ImageNet weights): what an
-    experiment of our own has to beat."""
-    return {
-        name: ref
-        for name, ref in RESULTS.items()
-        if dataset in name.split("_") and _IMAGENET not in ref.needs
-    }
