@@ -10,7 +10,8 @@
       <experiment>/<stamp>-cv/         cv.json, fold<i>/ (each a run directory)
       <experiment>/<stamp>-seeds/      seeds.json, seed<S>/ (each a run directory)
       <experiment>/<stamp>-ensemble/   the report of an ensemble
-      sweeps/<sweep>/<stamp>/          results.md, results.csv, <nn>-<label>/ (run directories)
+      sweeps/<sweep>/<stamp>/          results.md, results.csv, sweep.yaml, sweep.json,
+                                       command.txt, <nn>-<label>/ (run directories)
 
 A stamp is the local start time to the second (``20250131-142500``). A directory whose name is
 taken (a second command started in the same second) gets ``-1``, ``-2``, ... appended.
@@ -49,6 +50,9 @@ CV_JSON = "cv.json"
 SEEDS_JSON = "seeds.json"
 RESULTS_MD = "results.md"
 RESULTS_CSV = "results.csv"
+#: A sweep's own file and extra arguments, kept in its directory for ``sweep --resume``.
+SWEEP_YAML = "sweep.yaml"
+SWEEP_JSON = "sweep.json"
 SWEEPS = "sweeps"
 
 #: Set for the processes of one run (DDP launches the script again per device) so that they

@@ -23,8 +23,8 @@ from fer_lightning.data.transforms import trains_on_ten_crops
 from fer_lightning.models import FERClassifier, backbone_info, head_info, list_backbones
 from fer_lightning.models.heads import list_heads
 from fer_lightning.models.regimes import Finetune, Transfer
+from fer_lightning.results.markdown import markdown_row
 from fer_lightning.results.papers import PAPERS, RESULTS
-from fer_lightning.results.tables import markdown_row
 
 EXPERIMENTS_MD = Path("docs/experiments.md")
 BEGIN, END = "<!-- experiments-table:begin -->", "<!-- experiments-table:end -->"

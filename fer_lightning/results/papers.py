@@ -35,6 +35,8 @@ class PaperResult:
     needs: tuple[str, ...] = ()
     #: How our protocol differs from the paper's, beyond what the run's own files record.
     differs: str = ""
+    #: The combination the paper's own sweep found best, where it ran one.
+    sweep_best: str = ""
 
 
 PAPERS: dict[str, Paper] = {
@@ -96,5 +98,6 @@ RESULTS: dict[str, PaperResult] = {
         65.0,
         test_images=7_177,
         differs="the paper gives no epochs, widths or augmentation (ours: 30 epochs, none)",
+        sweep_best="AMSGrad with lr 0.01",
     ),
 }

@@ -3,12 +3,16 @@
 ``results/<experiment>/<name>/`` receives the run's top-level files (config.yaml, command.txt,
 timing.json, summary.json, report.md, report.csv, metrics.csv, the confusion matrices and the
 PNGs, predictions.npz when under 1 MB). A cross-validation directory (``cv.json`` and
-``fold<i>/`` run directories) is copied with each fold. Nothing is edited on the way: the
-tables are generated from these copies (:mod:`fer_lightning.results.tables`).
+``fold<i>/`` run directories) is copied with each fold. A sweep directory (``results.csv``,
+``results.md``, the sweep file) is copied with each of its runs, but without their pictures: a
+sweep's table is the picture, and twenty runs' PNGs would weigh more than everything else in
+``results/``. Nothing is edited on the way: the tables are generated from these copies
+(:mod:`fer_lightning.results.tables`).
 """
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -24,12 +28,22 @@ KEEP_SUFFIXES = {".yaml", ".json", ".md", ".csv", ".png", ".npz", ".txt"}
 SKIP_NAMES = {run_layout.WANDB_ID, run_layout.HPARAMS_YAML}
 
 
-def _copy_run(run_dir: Path, dest: Path) -> list[str]:
+#: A sweep's own files (its runs are copied beside them).
+SWEEP_FILES = (
+    run_layout.RESULTS_CSV,
+    run_layout.RESULTS_MD,
+    run_layout.SWEEP_YAML,
+    run_layout.SWEEP_JSON,
+    run_layout.COMMAND_TXT,
+)
+
+
+def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> list[str]:
     read_summary(run_dir)  # a run without its report is not a result yet
     dest.mkdir(parents=True)
     skipped = []
     for path in sorted(run_dir.iterdir()):
-        if not path.is_file() or path.suffix not in KEEP_SUFFIXES or path.name in SKIP_NAMES:
+        if not path.is_file() or path.suffix not in suffixes or path.name in SKIP_NAMES:
             continue
         if path.stat().st_size > MAX_BYTES:
             skipped.append(f"{path.name} ({path.stat().st_size:,} bytes)")
@@ -38,15 +52,23 @@ def _copy_run(run_dir: Path, dest: Path) -> list[str]:
     return skipped
 
 
+def sweep_runs(sweep_dir: Path) -> list[Path]:
+    """The runs a sweep directory's ``results.csv`` lists, in its order."""
+    with (Path(sweep_dir) / run_layout.RESULTS_CSV).open(newline="") as fh:
+        return [Path(sweep_dir) / Path(row["run_dir"]).name for row in csv.DictReader(fh)]
+
+
 def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) -> Path:
-    """Copy ``run_dir`` (a run, or a ``cv`` directory of folds) to ``root/<experiment>/<name>``
-    (default name: the run directory's); refuses to overwrite an earlier result."""
+    """Copy ``run_dir`` (a run, a ``cv`` directory of folds or a sweep directory) to
+    ``root/<experiment>/<name>`` (default name: the run directory's); refuses to overwrite an
+    earlier result."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FERUserError(f"{run_dir}: no such run directory")
     folds = run_layout.fold_dirs(run_dir)
     is_cv = (run_dir / CV_JSON).is_file()
-    first = folds[0] if is_cv and folds else run_dir
+    members = sweep_runs(run_dir) if (run_dir / run_layout.RESULTS_CSV).is_file() else []
+    first = folds[0] if is_cv and folds else members[0] if members else run_dir
     experiment = read_summary(first).get("experiment") or run_layout.experiment_of(run_dir)
     dest = Path(root) / experiment / (name or run_dir.name)
     if dest.exists():
@@ -58,6 +80,15 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
             shutil.copy2(run_dir / CV_JSON, dest / CV_JSON)
             for fold in folds:
                 skipped += [f"{fold.name}/{s}" for s in _copy_run(fold, dest / fold.name)]
+        elif members:
+            dest.mkdir(parents=True)
+            for own in SWEEP_FILES:
+                if (run_dir / own).is_file():
+                    shutil.copy2(run_dir / own, dest / own)
+            pictures_out = KEEP_SUFFIXES - {".png"}
+            for run in members:
+                left = _copy_run(run, dest / run.name, pictures_out)
+                skipped += [f"{run.name}/{s}" for s in left]
         else:
             skipped = _copy_run(run_dir, dest)
     except BaseException:

@@ -17,8 +17,10 @@ from typing import Any
 from fer_lightning import experiments, hardware, run_layout, run_record
 from fer_lightning.data.transforms import describe_augment
 from fer_lightning.evaluation.summary import format_duration
+from fer_lightning.results.markdown import markdown_row, pct
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
 from fer_lightning.results.publish import RESULTS_DIR
+from fer_lightning.results.sweeps import SweepResult, load_sweeps, readme_line, sweep_table
 from fer_lightning.run_layout import CV_JSON, SUMMARY_JSON
 
 TABLES_MD = "tables.md"
@@ -84,10 +86,6 @@ def _yaml(run: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- cells
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f} %"
-
-
 def protocol(result: Result) -> str:
     """Split, fold and test-time augmentation, as the run's config and summary record them."""
     s, args = result.summary, result.data_args
@@ -107,11 +105,11 @@ def protocol(result: Result) -> str:
 def ours(result: Result) -> str:
     if result.cv is not None:
         return (
-            f"**{_pct(result.cv['test_acc_mean'])}** ± {100 * result.cv['test_acc_std']:.2f} "
+            f"**{pct(result.cv['test_acc_mean'])}** ± {100 * result.cv['test_acc_std']:.2f} "
             f"(mean ± sd of {len(result.cv['folds'])} folds)"
         )
     s = result.summary
-    return f"**{_pct(s['test_accuracy'])}** (n={s['test_images']:,})"
+    return f"**{pct(s['test_accuracy'])}** (n={s['test_images']:,})"
 
 
 def training(result: Result) -> str:
@@ -196,10 +194,6 @@ def recipe(result: Result) -> str:
 
 
 # ------------------------------------------------------------------------------ tables
-def markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
 def _not_run(name: str, paper: PaperResult) -> str:
     if paper.needs:
         why = (
@@ -223,12 +217,12 @@ def leak_note(results: list[Result]) -> str | None:
     return (
         f"Subject leak of `{r.experiment}`: the random image split scores "
         f"{100 * (acc_r - acc_s):.2f} points above the subject-independent cross-validation "
-        f"({_pct(acc_r)} vs {_pct(acc_s)}): the same people (often the same sequence) are in "
+        f"({pct(acc_r)} vs {pct(acc_s)}): the same people (often the same sequence) are in "
         "its training and test images."
     )
 
 
-def paper_table(key: str, results: list[Result]) -> str:
+def paper_table(key: str, results: list[Result], sweeps: list[SweepResult] = ()) -> str:
     paper = PAPERS[key]
     lines = [f"### {paper.title}", "", f"Paper's metric: {paper.metric}.", ""]
     lines += [markdown_row(list(COLUMNS)), markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3)]
@@ -247,6 +241,9 @@ def paper_table(key: str, results: list[Result]) -> str:
             notes.append(note)
     if notes:
         lines += ["", *notes]
+    for sweep in sweeps:
+        if (ref := RESULTS.get(sweep.experiment)) and ref.paper == key:
+            lines += ["", sweep_table(sweep)]
     return "\n".join(lines)
 
 
@@ -367,10 +364,12 @@ def own_table(results: list[Result]) -> str | None:
 
 
 def render(root: Path = RESULTS_DIR) -> str:
-    results = load_results(root)
-    parts = [paper_table(key, results) for key in PAPERS]
+    results, sweeps = load_results(root), load_sweeps(root)
+    parts = [paper_table(key, results, sweeps) for key in PAPERS]
     if own := own_table(results):
         parts.append(own)
+    if others := [sweep_table(s) for s in sweeps if s.experiment not in RESULTS]:
+        parts.append("\n\n".join(["### Sweeps of our own experiments", *others]))
     if cross := cross_dataset_table(results):
         parts.append(cross)
     head = (
@@ -405,6 +404,7 @@ def render_readme(root: Path = RESULTS_DIR) -> str:
     if not results:
         lines.append(markdown_row(["(none yet)", "", "", "", "", ""]))
     missing = sorted(set(RESULTS) - {r.experiment for r in results})
+    lines += [f"\n{readme_line(sweep)}" for sweep in load_sweeps(root)]
     lines += ["", f"Not run here yet ({len(missing)}): {', '.join(f'`{m}`' for m in missing)}."]
     return "\n".join(lines) + "\n"
 
