@@ -48,7 +48,7 @@ seeds: install
 # RESUME=runs/sweeps/<name>/<timestamp> continues a stopped sweep with its own file and ARGS.
 SWEEP ?= experiments/sweeps/cnn_fer2013_optim.yaml
 sweep: install
-	$(BIN)/fer-lightning sweep $(if $(RESUME),--resume $(RESUME),$(SWEEP) $(ARGS))
+	$(BIN)/fer-lightning sweep $(if $(RESUME),--resume $(RESUME),$(SWEEP)) $(ARGS)
 
 # Every test (what CI runs, .ci/run). test-fast leaves out the tests marked slow (each trains
 # for more than a few seconds: DDP, kill-and-resume, the notebook, every experiment, the

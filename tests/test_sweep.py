@@ -1,5 +1,6 @@
-"""Sweeps beyond one pass: a stopped sweep resumes where it stopped, a finished one is published
-into results/ with its runs, and its table shows what its results.csv and runs hold."""
+"""Sweeps: the grid of the sweep file, one normal run per combination, a table read from the
+runs' files; a stopped sweep resumes where it stopped; a finished one is published into
+results/ with its runs and shown as a grid under its paper's table."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import yaml
 
 from fer_lightning import run_layout
 from fer_lightning.cli import main
+from fer_lightning.errors import FERUserError
 from fer_lightning.results.publish import publish
-from fer_lightning.results.sweeps import load_sweeps
+from fer_lightning.results.sweeps import load_sweeps, sweep_table
 from fer_lightning.results.tables import render
+from fer_lightning.sweep_grid import label, load_sweep, run_args
 from tests.helpers.commands import SMALL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +31,44 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _keep_rows(out: Path, keep: list[dict[str, str]]) -> None:
+    """Rewrite results.csv with only ``keep``, as if the sweep had stopped after them."""
+    with (out / run_layout.RESULTS_CSV).open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(keep[0]))
+        writer.writeheader()
+        writer.writerows(keep)
+
+
+# ------------------------------------------------------------------------- the sweep file
+def test_the_optimizer_sweep_is_a_grid_of_optimizer_and_lr() -> None:
+    sweep = load_sweep(SWEEP_FILE)
+    assert sweep.metric == "val/acc" and sweep.maximize
+    assert len(sweep.combos) == 5 * 4
+    assert {"fer_lightning.models.optim.AMSGrad", "torch.optim.Adam"} <= set(
+        sweep.parameters["optimizer"]
+    )
+    args = run_args(sweep, sweep.combos[0], ["--trainer.max_epochs=1"])
+    assert args == [
+        "fit",
+        "--exp",
+        "cnn_fer2013_clean",
+        "--optimizer=torch.optim.Adam",
+        "--optimizer.lr=0.1",
+        "--trainer.max_epochs=1",
+    ]
+    # Labels name the class and keep numbers whole (an old version wrote 'lr=01' for 0.01).
+    assert label(sweep.combos[1]) == "optimizer=Adam,lr=0.01"
+    assert label({"optimizer.lr": 1e-4, "flag": True}) == "lr=0.0001,flag=true"
+
+
+def test_sweep_file_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("method: grid\nmetric: {name: val/acc}\nparameters: {lr: {values: []}}\n")
+    assert main(["sweep", str(path)]) == 2
+    assert f"{path}: parameters.lr needs a non-empty 'values' list" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- a real sweep
 @pytest.fixture
 def swept(fer_folder: Path, tmp_path: Path) -> Path:
     """A finished two-run sweep (Adam and AMSGrad at lr 0.01) of one short epoch each."""
@@ -46,17 +87,24 @@ def swept(fer_folder: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_sweep_records_how_to_continue_it_and_tabulates_its_runs_files(swept: Path) -> None:
+def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path) -> None:
     record = json.loads((swept / run_layout.SWEEP_JSON).read_text())
     assert "--trainer.max_epochs=1" in record["extra"]
     assert (swept / run_layout.SWEEP_YAML).is_file()
     assert (swept / "command.txt").read_text().startswith("fer-lightning sweep ")
-    assert sorted(Path(r["run_dir"]).name for r in _rows(swept)) == [
-        "00-optimizer=Adam,lr=0.01",  # the learning rate as written, not cut at its point
+    rows = _rows(swept)
+    assert sorted(Path(r["run_dir"]).name for r in rows) == [
+        "00-optimizer=Adam,lr=0.01",
         "01-optimizer=AMSGrad,lr=0.01",
     ]
-    for row in _rows(swept):
+    accs = [float(r["val/acc"]) for r in rows]
+    assert accs == sorted(accs, reverse=True)  # best first, as in results.md
+    assert "| optimizer | optimizer.lr | val/acc |" in (swept / "results.md").read_text()
+    for row in rows:
         run = Path(row["run_dir"])
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        assert config["optimizer"]["class_path"] == row["optimizer"]
+        assert config["optimizer"]["init_args"]["lr"] == 0.01
         summary = json.loads((run / "summary.json").read_text())
         assert float(row["test/acc"]) == pytest.approx(summary["test_accuracy"])
         assert int(row["epochs"]) == summary["epochs"] == 1
@@ -64,36 +112,110 @@ def test_a_sweep_records_how_to_continue_it_and_tabulates_its_runs_files(swept: 
 
 
 @pytest.mark.slow
-def test_a_stopped_sweep_resumes_where_it_stopped(swept: Path) -> None:
+def test_a_stopped_sweep_resumes_each_run_where_it_stopped(swept: Path) -> None:
     first, second = sorted(Path(r["run_dir"]) for r in _rows(swept))
-    # As if stopped in the second run after a checkpoint, and a third combination had been
-    # stopped before its first one: the table lists only the first run.
-    rows = [r for r in _rows(swept) if Path(r["run_dir"]) == first]
-    with (swept / run_layout.RESULTS_CSV).open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (second / "summary.json").unlink()
+    first_row = [r for r in _rows(swept) if Path(r["run_dir"]) == first]
     first_commands = (first / "command.txt").read_text()
-    assert main(["sweep", "--resume", str(swept)]) == 0
-    resumed = _rows(swept)
-    assert sorted(Path(r["run_dir"]) for r in resumed) == [first, second]
-    assert (first / "command.txt").read_text() == first_commands  # kept, not run again
-    commands = (second / "command.txt").read_text().splitlines()
-    assert len(commands) == 2 and f"--ckpt_path={second}/checkpoints/last.ckpt" in commands[1]
-    assert (second / "summary.json").is_file()
 
-    # A run stopped before its first checkpoint starts again from nothing.
-    rows = [r for r in resumed if Path(r["run_dir"]) == first]
-    with (swept / run_layout.RESULTS_CSV).open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    def resume() -> list[str]:
+        assert main(["sweep", "--resume", str(swept)]) == 0
+        assert sorted(Path(r["run_dir"]) for r in _rows(swept)) == [first, second]
+        assert (first / "command.txt").read_text() == first_commands  # kept, not run again
+        assert (second / "summary.json").is_file()
+        return (second / "command.txt").read_text().splitlines()
+
+    # Stopped while training (no timing.json: fit never ended): fit resumes from last.ckpt.
+    _keep_rows(swept, first_row)
+    (second / "summary.json").unlink()
+    (second / "timing.json").unlink()
+    commands = resume()
+    assert commands[-1].startswith("fer-lightning fit ")
+    assert f"--ckpt_path={second}/checkpoints/last.ckpt" in commands[-1]
+    last_line = (swept / "command.txt").read_text().splitlines()[-1]
+    assert last_line == f"fer-lightning sweep --resume {swept}"
+
+    # Trained, stopped before its report: only its test runs, on the checkpoint it chose.
+    _keep_rows(swept, first_row)
+    (second / "summary.json").unlink()
+    commands = resume()
+    assert commands[-1].startswith("fer-lightning test ") and "best-epoch000.ckpt" in commands[-1]
+
+    # Stopped before its first checkpoint: it starts again from nothing.
+    _keep_rows(swept, first_row)
+    for path in [second / "summary.json", second / "timing.json"]:
+        path.unlink()
     for path in (second / "checkpoints").iterdir():
         path.unlink()
-    assert main(["sweep", "--resume", str(swept)]) == 0
-    assert len((second / "command.txt").read_text().splitlines()) == 1
-    assert len(_rows(swept)) == 2
+    assert len(resume()) == 1
+
+
+def _fake_sweep(tmp_path: Path, parameters: dict, goal: str = "maximize") -> Path:
+    """A sweep directory written by hand: its file, two-line results.csv, each run's files."""
+    out = tmp_path / "sweep"
+    spec = {
+        "name": "fake",
+        "method": "grid",
+        "metric": {"name": "val/loss" if goal == "minimize" else "val/acc", "goal": goal},
+        "parameters": {k: {"values": v} for k, v in parameters.items()},
+        "command": ["fer-lightning", "fit", "--exp", "cnn_fer2013_clean", "${args}"],
+    }
+    out.mkdir()
+    (out / run_layout.SWEEP_YAML).write_text(yaml.safe_dump(spec, sort_keys=False))
+    (out / run_layout.SWEEP_JSON).write_text('{"extra": ["--trainer.max_epochs=3"]}')
+    sweep = load_sweep(out / run_layout.SWEEP_YAML)
+    rows = []
+    for i, combo in enumerate(sweep.combos):
+        run = run_layout.sweep_run_dir(out, i, label(combo))
+        run.mkdir()
+        summary = {"test_accuracy": 0.5 + i / 100, "epochs": 3 + i, "precision": "32-true"}
+        (run / "summary.json").write_text(json.dumps(summary))
+        (run / "timing.json").write_text('{"fit_wall_s": 60}')
+        metric = 0.4 + i / 10 if goal == "maximize" else 1.0 - i / 10
+        rows.append({**combo, sweep.metric: metric, "test/acc": summary["test_accuracy"]})
+        rows[-1]["run_dir"] = f"runs/sweeps/fake/x/{run.name}"
+    rows.sort(key=lambda r: -r[sweep.metric] if sweep.maximize else r[sweep.metric])
+    with (out / run_layout.RESULTS_CSV).open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def test_sweep_tables_grid_list_and_minimised_metric(tmp_path: Path) -> None:
+    parent = tmp_path / "a" / "cnn_fer2013_clean"
+    parent.mkdir(parents=True)
+    _fake_sweep(parent, {"optimizer": ["torch.optim.Adam"], "flag": [None, True]})
+    (grid,) = load_sweeps(tmp_path / "a")
+    text = sweep_table(grid)
+    assert "| optimizer \\ flag | None | true |" in text
+    assert "| Adam | 40.00 % / 50.00 % | **50.00 %** / 51.00 % |" in text  # None is a value
+    assert "2 of 2 runs with `--trainer.max_epochs=3`, 3-4 epochs each, 2m 00s" in text
+    assert "Chosen on val/acc: optimizer Adam, flag true; its test accuracy 51.00 %." in text
+    assert "The paper's best: AMSGrad with lr 0.01 (65.00 % test)." in text
+
+    parent = tmp_path / "b" / "cnn_fer2013_clean"
+    parent.mkdir(parents=True)
+    _fake_sweep(parent, {"optimizer.lr": [0.1, 0.01, 0.001]}, goal="minimize")
+    (listed,) = load_sweeps(tmp_path / "b")
+    text = sweep_table(listed)
+    assert "| optimizer.lr | val/loss / test |" in text
+    assert "| 0.001 | **0.8000** / 52.00 % |" in text  # lowest loss first and in bold
+    assert "Chosen on val/loss: optimizer.lr 0.001" in text
+
+
+def test_publish_refuses_an_unfinished_or_unrecorded_sweep(tmp_path: Path) -> None:
+    parent = tmp_path / "sweeps"
+    parent.mkdir()
+    out = _fake_sweep(parent, {"optimizer.lr": [0.1, 0.01]})
+    rows = _rows(out)
+    _keep_rows(out, rows[:1])
+    with pytest.raises(FERUserError, match="1 of 2 runs finished; publish it once"):
+        publish(out, "x", tmp_path / "results")
+    _keep_rows(out, rows)
+    (out / run_layout.SWEEP_YAML).unlink()
+    with pytest.raises(FERUserError, match="without sweep.yaml"):
+        publish(out, "x", tmp_path / "results")
+    assert not (tmp_path / "results").exists()
 
 
 def test_resume_refuses_what_it_cannot_continue(
@@ -103,10 +225,15 @@ def test_resume_refuses_what_it_cannot_continue(
     swept.mkdir()
     (swept / run_layout.SWEEP_YAML).write_text(SWEEP_FILE.read_text())
     (swept / run_layout.SWEEP_JSON).write_text('{"extra": []}')
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / run_layout.SWEEP_YAML).write_text(SWEEP_FILE.read_text())
+    (broken / run_layout.SWEEP_JSON).write_text("[1, 2")
     cases = [
         (["--resume", str(tmp_path / "nope")], "no such sweep directory"),
         (["--resume", str(tmp_path)], "not a sweep directory"),
         (["--resume", str(swept), "--trainer.max_epochs=3"], "give no others"),
+        (["--resume", str(broken)], "expected JSON with an 'extra' list"),
         ([], "give a sweep file"),
     ]
     for args, message in cases:
@@ -153,11 +280,13 @@ def test_a_published_sweep_keeps_its_runs_and_shows_as_a_grid(swept: Path, tmp_p
     "sweep", load_sweeps(COMMITTED), ids=lambda s: str(s.path.relative_to(COMMITTED))
 )
 def test_committed_sweep_lines_equal_their_runs(sweep) -> None:  # noqa: ANN001
-    from fer_lightning.commands.sweep import row_of
-
     assert len(sweep.rows) == len(sweep.sweep.combos)
+    pick = max if sweep.sweep.maximize else min
     for row in sweep.rows:
-        combo = {name: row[name] for name in sweep.sweep.parameters}
-        again = row_of(sweep.sweep, combo, sweep.run(row))
-        for key in (sweep.sweep.metric, "test/acc", "epochs", "fit_seconds"):
-            assert float(row[key]) == pytest.approx(float(again[key])), (row["run_dir"], key)
+        run = sweep.run(row)
+        summary = json.loads((run / "summary.json").read_text())
+        with (run / "metrics.csv").open(newline="") as fh:
+            logged = [float(v) for r in csv.DictReader(fh) if (v := r[sweep.sweep.metric])]
+        assert float(row[sweep.sweep.metric]) == pytest.approx(pick(logged))
+        assert float(row["test/acc"]) == pytest.approx(summary["test_accuracy"])
+        assert int(row["epochs"]) == summary["epochs"]

@@ -1,158 +1,35 @@
-"""``fer-lightning sweep SWEEP.yaml [extra fit args]``: a grid of normal runs, one results table.
+"""``fer-lightning sweep SWEEP.yaml [extra fit args]``: a grid of normal runs, one results table;
+``fer-lightning sweep --resume SWEEP_DIR`` continues a stopped one.
 
-The sweep file is a W&B sweep configuration (``method: grid``, ``metric``, ``parameters``,
-``command``), so the same file drives ``wandb sweep`` when online. Here every combination of the
-``parameters`` values becomes one ``fer-lightning fit`` run, the command's arguments with
-``${args}`` replaced by ``--<name>=<value>`` for each parameter (as W&B does), then the extra
-arguments. Each run is an ordinary run of the experiment (own directory, checkpoints, logs);
-the table of all of them goes to ``runs/sweeps/<sweep name>/<timestamp>/results.{md,csv}``,
-read from each run's files after it ends. The directory also keeps the sweep file and the extra
-arguments, so that ``--resume`` continues a stopped sweep where it stopped.
+Each combination is an ordinary run of the experiment (own directory, checkpoints, logs), run one
+after the other in this process; the table is rewritten after every run from the runs' files
+(:mod:`fer_lightning.sweep_grid`). The sweep directory keeps the sweep file and the extra
+arguments, so that ``--resume`` continues where the sweep stopped.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import itertools
 import json
 import logging
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from fer_lightning import run_layout, run_record
 from fer_lightning.errors import FERUserError
+from fer_lightning.sweep_grid import (
+    Sweep,
+    label,
+    load_sweep,
+    read_rows,
+    recorded,
+    row_of,
+    run_args,
+    write_tables,
+)
 
 log = logging.getLogger("fer_lightning")
-
-
-@dataclass
-class Sweep:
-    name: str
-    metric: str
-    maximize: bool
-    parameters: dict[str, list[Any]]
-    command: list[str]
-    combos: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _fail(path: Path, what: str) -> FERUserError:
-    return FERUserError(f"{path}: {what}")
-
-
-def load_sweep(path: Path) -> Sweep:
-    """Read and check a W&B-style grid sweep file."""
-    if not path.is_file():
-        raise FERUserError(f"sweep file {path} does not exist")
-    try:
-        cfg = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise _fail(path, f"not valid YAML ({err})") from None
-    if not isinstance(cfg, dict):
-        raise _fail(path, "expected a mapping with method, metric, parameters and command")
-    if cfg.get("method", "grid") != "grid":
-        raise _fail(path, f"method '{cfg.get('method')}': only grid runs locally")
-    metric = cfg.get("metric") or {}
-    if not isinstance(metric, dict) or "name" not in metric:
-        raise _fail(path, "metric needs a name (e.g. {name: val/acc, goal: maximize})")
-    goal = metric.get("goal", "maximize")
-    if goal not in ("maximize", "minimize"):
-        raise _fail(path, f"metric.goal '{goal}' is not maximize or minimize")
-    params = cfg.get("parameters")
-    if not isinstance(params, dict) or not params:
-        raise _fail(path, "parameters must map names to {values: [...]}")
-    grid: dict[str, list[Any]] = {}
-    for name, spec in params.items():
-        if isinstance(spec, dict) and "value" in spec:
-            grid[name] = [spec["value"]]
-        elif isinstance(spec, dict) and isinstance(spec.get("values"), list) and spec["values"]:
-            grid[name] = list(spec["values"])
-        else:
-            raise _fail(path, f"parameters.{name} needs a non-empty 'values' list (grid)")
-    command = cfg.get("command")
-    if not isinstance(command, list) or "${args}" not in command:
-        raise _fail(path, "command must be a list containing '${args}'")
-    command = [str(c) for c in command]
-    if "fit" not in command:
-        raise _fail(
-            path, "command must run 'fit' (e.g. [fer-lightning, fit, --exp, NAME, ${args}])"
-        )
-    sweep = Sweep(cfg.get("name") or path.stem, metric["name"], goal == "maximize", grid, command)
-    sweep.combos = [
-        dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())
-    ]
-    return sweep
-
-
-def run_args(sweep: Sweep, combo: dict[str, Any], extra: list[str]) -> list[str]:
-    """The ``fer-lightning`` arguments of one run: the command after its program, ``${args}``
-    expanded, then ``extra``."""
-    start = sweep.command.index("fit")
-    out: list[str] = []
-    for token in sweep.command[start:]:
-        if token == "${args}":
-            out += [f"--{k}={_cli_value(v)}" for k, v in combo.items()]
-        elif token.startswith("${"):
-            continue  # ${env}, ${interpreter}, ${program}: W&B's, not ours
-        else:
-            out.append(token)
-    return out + extra
-
-
-def _cli_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def short_value(value: Any) -> str:
-    """A parameter value for a label: the class of a dotted path (``torch.optim.Adam`` ->
-    ``Adam``), a number as written (``0.01``, never cut at its decimal point)."""
-    text = _cli_value(value)
-    if isinstance(value, str) and _number(value) is None:
-        return text.rsplit(".", 1)[-1]
-    return text
-
-
-def _label(combo: dict[str, Any]) -> str:
-    return ",".join(f"{k.rsplit('.', 1)[-1]}={short_value(v)}" for k, v in combo.items())
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _history(run_dir: Path, metric: str) -> list[float]:
-    """``metric`` at each epoch that logged it (``metrics.csv``), NaN left out."""
-    path = Path(run_dir) / run_layout.METRICS_CSV
-    if not path.is_file():
-        return []
-    with path.open(newline="") as fh:
-        values = [_number(row.get(metric)) for row in csv.DictReader(fh)]
-    return [v for v in values if v is not None and v == v]
-
-
-def row_of(sweep: Sweep, combo: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """One line of the table, read from the files of a finished run (so a resumed sweep's
-    earlier runs and its new ones are tabulated alike). The metric is its best epoch's: the
-    one the checkpoint was chosen on when the checkpoint monitors that metric."""
-    path = Path(run_dir) / run_layout.SUMMARY_JSON
-    summary = json.loads(path.read_text()) if path.is_file() else {}  # test_after_fit=false
-    history = _history(run_dir, sweep.metric)
-    row: dict[str, Any] = dict(combo)
-    row[sweep.metric] = (max if sweep.maximize else min)(history) if history else None
-    row["test/acc"] = summary.get("test_accuracy")
-    row["epochs"] = summary.get("epochs") or len(history) or None
-    row["fit_seconds"] = run_record.fit_seconds(run_dir)
-    row["run_dir"] = str(run_dir)
-    return row
 
 
 def _record(out_dir: Path, sweep_file: Path, extra: list[str]) -> None:
@@ -164,113 +41,68 @@ def _record(out_dir: Path, sweep_file: Path, extra: list[str]) -> None:
 
 
 def _forget(out_dir: Path) -> None:
-    """Remove the record of a sweep whose first run left nothing (refused: bad input; stopped
-    before its first step): then the sweep directory goes too."""
+    """Remove the record of a sweep whose first run left nothing (refused: bad input), so that
+    the sweep directory goes too."""
     record = {run_layout.SWEEP_YAML, run_layout.SWEEP_JSON, run_layout.COMMAND_TXT}
     if {p.name for p in out_dir.iterdir()} <= record:
         for name in record:
             (out_dir / name).unlink(missing_ok=True)
 
 
-def recorded(out_dir: Path) -> tuple[Sweep, list[str]]:
-    """The sweep file and extra arguments an earlier ``fer-lightning sweep`` recorded in
-    ``out_dir``."""
-    if not out_dir.is_dir():
-        raise FERUserError(f"--resume {out_dir}: no such sweep directory")
-    record = out_dir / run_layout.SWEEP_JSON
-    if not record.is_file() or not (out_dir / run_layout.SWEEP_YAML).is_file():
-        raise FERUserError(
-            f"--resume {out_dir}: not a sweep directory (it has no {run_layout.SWEEP_JSON} and "
-            f"{run_layout.SWEEP_YAML}; sweeps record them from this version on)"
-        )
-    extra = json.loads(record.read_text()).get("extra") or []
-    return load_sweep(out_dir / run_layout.SWEEP_YAML), [str(a) for a in extra]
+def _next_step(run_dir: Path, listed: bool) -> list[str] | None:
+    """What a run of a resumed sweep still needs, as the arguments that do it (``None``: done).
 
-
-def _finished(sweep: Sweep, out_dir: Path) -> dict[str, dict[str, Any]]:
-    """The rows of ``results.csv`` of an earlier part of the sweep, by run directory name."""
-    path = out_dir / run_layout.RESULTS_CSV
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as fh:
-        return {Path(row["run_dir"]).name: row for row in csv.DictReader(fh)}
+    Finished (``summary.json``, or listed in ``results.csv``: a sweep with ``test_after_fit``
+    false has no report): nothing. Trained but stopped before its report (``timing.json`` is
+    written when fit ends): its test, on its chosen checkpoint, into its directory. Stopped
+    while training: fit again from its ``last.ckpt`` (exactly, as ``--ckpt_path`` does for any
+    run). Stopped before its first checkpoint: a new run from the start."""
+    if (run_dir / run_layout.SUMMARY_JSON).is_file() or (listed and run_dir.is_dir()):
+        return None
+    if run_record.fit_seconds(run_dir) is not None:
+        best = run_layout.best_checkpoint(run_dir)
+        return ["test", f"--ckpt_path={best}", f"--run_dir={run_dir}"]
+    last = run_layout.last_checkpoint(run_dir)
+    if last.is_file():
+        return ["fit", f"--ckpt_path={last}"]  # the checkpoint's run directory is this one
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # no checkpoint, no report: nothing to keep
+    return ["fit", f"--run_dir={run_dir}"]
 
 
 def run_sweep(
     sweep: Sweep, extra: list[str], out_dir: Path, resume: bool = False
 ) -> list[dict[str, Any]]:
-    """Run every combination (one after the other, in this process) and write the tables.
+    """Run every combination (one after the other, in this process) and write the tables after
+    each. With ``resume``, each run does only what it still needs (:func:`_next_step`)."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    With ``resume``, the runs ``results.csv`` already lists are kept, an interrupted run
-    continues from its ``last.ckpt`` (exactly, as ``--ckpt_path`` does for any run), and one
-    that left no checkpoint starts again."""
     from fer_lightning.cli import run_cli
 
-    done = _finished(sweep, out_dir) if resume else {}
+    listed = {Path(row["run_dir"]).name for row in read_rows(out_dir)} if resume else set()
     rows: list[dict[str, Any]] = []
     for i, combo in enumerate(sweep.combos):
-        label = _label(combo)
-        run_dir = run_layout.sweep_run_dir(out_dir, i, label)
-        if run_dir.name in done:  # its files, or its line when they were removed since
-            rows.append(row_of(sweep, combo, run_dir) if run_dir.is_dir() else done[run_dir.name])
-            continue
-        last = run_layout.last_checkpoint(run_dir)
-        if run_dir.exists() and last.is_file():
-            where = [f"--ckpt_path={last}"]  # resumes in its own directory
-            log.info(
-                "sweep %s: run %d/%d %s resumes from %s",
-                sweep.name,
-                i + 1,
-                len(sweep.combos),
-                label,
-                last,
-            )
-        else:
-            if run_dir.exists():  # stopped before its first checkpoint: nothing to keep
-                shutil.rmtree(run_dir)
-            where = [f"--run_dir={run_dir}"]
-            log.info("sweep %s: run %d/%d %s", sweep.name, i + 1, len(sweep.combos), label)
-        run_cli(run_args(sweep, combo, [*extra, *where]))
+        name = label(combo)
+        run_dir = run_layout.sweep_run_dir(out_dir, i, name)
+        step = _next_step(run_dir, run_dir.name in listed) if resume else ["fit"]
+        if step is not None:
+            subcommand, *where = step
+            where = where or [f"--run_dir={run_dir}"]
+            what = "" if where[0].startswith("--run_dir") else f" ({subcommand} {where[0]})"
+            log.info("sweep %s: run %d/%d %s%s", sweep.name, i + 1, len(sweep.combos), name, what)
+            try:
+                run_cli(run_args(sweep, combo, [*extra, *where], subcommand))
+            except SIGTERMException:  # the run saved its last.ckpt (GracefulStop)
+                log.info(
+                    "sweep %s stopped; to continue the whole sweep, not just this run: "
+                    "fer-lightning sweep --resume %s",
+                    sweep.name,
+                    out_dir,
+                )
+                raise
         rows.append(row_of(sweep, combo, run_dir))
         write_tables(sweep, rows, out_dir)  # after every run: partial results survive a crash
-    write_tables(sweep, rows, out_dir)
     return rows
-
-
-def _sorted(sweep: Sweep, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    def key(row: dict[str, Any]) -> float:
-        value = row.get(sweep.metric)
-        if value is None or value != value:  # missing or NaN last
-            return float("inf")
-        return -value if sweep.maximize else value
-
-    return sorted(rows, key=key)
-
-
-def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = _sorted(sweep, rows)
-    columns = list(rows[0])
-    with (out_dir / run_layout.RESULTS_CSV).open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.4f}"
-        return "" if value is None else str(value)
-
-    goal = "highest" if sweep.maximize else "lowest"
-    lines = [
-        f"# Sweep {sweep.name}: {len(rows)} of {len(sweep.combos)} runs, "
-        f"{goal} {sweep.metric} first",
-        "",
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-    ]
-    lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
-    (out_dir / run_layout.RESULTS_MD).write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str]) -> int:
@@ -320,6 +152,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.resume is not None:
         out_dir = args.resume
+        run_record.record_command(out_dir, ["sweep", "--resume", str(out_dir)])
         rows = run_sweep(sweep, extra, out_dir, resume=True)
     else:
         with run_layout.sweep_dir(sweep.name) as out_dir:

@@ -12,7 +12,6 @@ sweep's table is the picture, and twenty runs' PNGs would weigh more than everyt
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.summary import read_summary
 from fer_lightning.run_layout import CV_JSON
+from fer_lightning.sweep_grid import load_sweep, read_rows, run_of
 
 RESULTS_DIR = Path("results")
 #: Largest file copied (``predictions.npz`` of a large test set can be bigger; it is left out).
@@ -52,10 +52,21 @@ def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> 
     return skipped
 
 
-def sweep_runs(sweep_dir: Path) -> list[Path]:
-    """The runs a sweep directory's ``results.csv`` lists, in its order."""
-    with (Path(sweep_dir) / run_layout.RESULTS_CSV).open(newline="") as fh:
-        return [Path(sweep_dir) / Path(row["run_dir"]).name for row in csv.DictReader(fh)]
+def _sweep_runs(sweep_dir: Path) -> list[Path]:
+    """The runs of a finished sweep directory; an unfinished or unrecorded one is refused."""
+    if not (sweep_dir / run_layout.SWEEP_YAML).is_file():
+        raise FERUserError(
+            f"{sweep_dir}: a sweep directory without {run_layout.SWEEP_YAML} (made before sweeps "
+            "recorded their file); run the sweep again to publish it"
+        )
+    rows = read_rows(sweep_dir)
+    combos = len(load_sweep(sweep_dir / run_layout.SWEEP_YAML).combos)
+    if len(rows) < combos:
+        raise FERUserError(
+            f"{sweep_dir}: {len(rows)} of {combos} runs finished; publish it once 'fer-lightning "
+            f"sweep --resume {sweep_dir}' has run the rest"
+        )
+    return [run_of(sweep_dir, row) for row in rows]
 
 
 def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) -> Path:
@@ -67,7 +78,7 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
         raise FERUserError(f"{run_dir}: no such run directory")
     folds = run_layout.fold_dirs(run_dir)
     is_cv = (run_dir / CV_JSON).is_file()
-    members = sweep_runs(run_dir) if (run_dir / run_layout.RESULTS_CSV).is_file() else []
+    members = _sweep_runs(run_dir) if (run_dir / run_layout.RESULTS_CSV).is_file() else []
     first = folds[0] if is_cv and folds else members[0] if members else run_dir
     experiment = read_summary(first).get("experiment") or run_layout.experiment_of(run_dir)
     dest = Path(root) / experiment / (name or run_dir.name)

@@ -10,17 +10,16 @@ that each line agrees with its run's ``summary.json`` and ``metrics.csv``.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fer_lightning import hardware, run_layout, run_record
-from fer_lightning.commands.sweep import Sweep, load_sweep, short_value
 from fer_lightning.evaluation.summary import format_duration
 from fer_lightning.results.markdown import markdown_row, pct
 from fer_lightning.results.papers import RESULTS
+from fer_lightning.sweep_grid import Sweep, label, load_sweep, read_rows, run_of, short_value
 
 
 @dataclass
@@ -37,7 +36,16 @@ class SweepResult:
 
     def run(self, row: dict[str, str]) -> Path:
         """The published folder of the run of ``row``."""
-        return self.path / Path(row["run_dir"]).name
+        return run_of(self.path, row)
+
+    def combo(self, row: dict[str, str]) -> dict[str, Any]:
+        """The typed values of the sweep file for the run of ``row`` (``results.csv`` holds
+        their text: ``True``, ``""`` for None)."""
+        name = Path(row["run_dir"]).name
+        for i, combo in enumerate(self.sweep.combos):
+            if run_layout.sweep_run_dir(Path(), i, label(combo)).name == name:
+                return combo
+        return {k: row.get(k) for k in self.sweep.parameters}
 
     def summaries(self) -> list[dict[str, Any]]:
         return [json.loads((self.run(r) / run_layout.SUMMARY_JSON).read_text()) for r in self.rows]
@@ -47,11 +55,10 @@ def load_sweeps(root: Path) -> list[SweepResult]:
     """Every published sweep under ``root`` (``<experiment>/<name>/``), in path order."""
     found = []
     for entry in sorted(Path(root).glob("*/*")):
-        table, spec = entry / run_layout.RESULTS_CSV, entry / run_layout.SWEEP_YAML
-        if not (table.is_file() and spec.is_file()):
+        spec = entry / run_layout.SWEEP_YAML
+        if not ((entry / run_layout.RESULTS_CSV).is_file() and spec.is_file()):
             continue
-        with table.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_rows(entry)
         record = entry / run_layout.SWEEP_JSON
         extra = json.loads(record.read_text()).get("extra", []) if record.is_file() else []
         found.append(SweepResult(entry.parent.name, entry, load_sweep(spec), rows, extra))
@@ -63,9 +70,16 @@ def _pct(text: str | None) -> str:
     return pct(float(text)) if text not in (None, "") else "—"
 
 
+def _metric(result: SweepResult, row: dict[str, str]) -> str:
+    """The sweep's metric of a line: a percentage for an accuracy, else four decimals."""
+    text = row.get(result.sweep.metric)
+    if text in (None, ""):
+        return "—"
+    return _pct(text) if "acc" in result.sweep.metric else f"{float(text):.4f}"
+
+
 def _cell(result: SweepResult, row: dict[str, str], best: bool) -> str:
-    metric = result.sweep.metric
-    shown = _pct(row.get(metric)) if "acc" in metric else (row.get(metric) or "—")
+    shown = _metric(result, row)
     shown = f"**{shown}**" if best else shown
     return f"{shown} / {_pct(row.get('test/acc'))}"
 
@@ -73,14 +87,17 @@ def _cell(result: SweepResult, row: dict[str, str], best: bool) -> str:
 def describe(result: SweepResult) -> str:
     """Runs, epochs, total training time, machine and the extra arguments, from the runs."""
     summaries = result.summaries()
-    epochs = sorted({s.get("epochs") for s in summaries}, key=str)
+    epochs = sorted({int(s["epochs"]) for s in summaries if s.get("epochs") is not None})
+    span = (
+        "?" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
+    )
     walls = [run_record.fit_seconds(result.run(r)) for r in result.rows]
     wall = sum(w for w in walls if w is not None)
     first = summaries[0]
     extra = f" with `{' '.join(result.extra)}`" if result.extra else ""
     return (
         f"{len(result.rows)} of {len(result.sweep.combos)} runs{extra}, "
-        f"{'/'.join(str(e) for e in epochs)} epochs each, {format_duration(wall)} of training "
+        f"{span} epochs each, {format_duration(wall)} of training "
         f"in all on {hardware.short(first.get('hardware'))}, {first.get('precision') or 'n/a'}"
     )
 
@@ -89,7 +106,10 @@ def chosen(result: SweepResult) -> str:
     """The best run on the sweep's metric (the first line of ``results.csv``) and its test
     accuracy."""
     best = result.rows[0]
-    picked = ", ".join(f"{n} {short_value(best[n])}" for n in result.sweep.parameters)
+    if best.get(result.sweep.metric) in (None, ""):
+        return f"none (no run logged {result.sweep.metric})"
+    combo = result.combo(best)
+    picked = ", ".join(f"{n} {short_value(v)}" for n, v in combo.items())
     return f"{picked}; its test accuracy {_pct(best['test/acc'])}"
 
 
@@ -100,34 +120,36 @@ def sweep_table(result: SweepResult) -> str:
     best = rows[0] if rows and rows[0].get(metric) not in (None, "") else None
     lines = [
         f"Sweep `{sweep.name}` of `{result.experiment}` "
-        f"(`{result.path.as_posix()}`): {describe(result)}. Each cell: best {metric} "
-        "(what the sweep ranks by) / test accuracy of the checkpoint chosen on it.",
+        f"(`{result.path.as_posix()}`): {describe(result)}. Each cell: the run's best {metric} "
+        "over its epochs (what the sweep ranks by) / the test accuracy of the checkpoint it kept "
+        "(chosen on its validation, as its summary.json says).",
         "",
     ]
     names = list(sweep.parameters)
     if len(names) == 2:
         first, second = names
-        by_combo = {(r[first], r[second]): r for r in rows}
+        typed = [(result.combo(r), r) for r in rows]
+        by_combo = {(repr(c[first]), repr(c[second])): r for c, r in typed}
         columns = [short_value(v) for v in sweep.parameters[second]]
         lines.append(markdown_row([f"{first} \\ {second}", *columns]))
         lines.append(markdown_row(["---"] + ["---:"] * len(sweep.parameters[second])))
         for a in sweep.parameters[first]:
             cells = [short_value(a)]
             for b in sweep.parameters[second]:
-                row = by_combo.get((str(a), str(b)))
+                row = by_combo.get((repr(a), repr(b)))
                 cells.append(_cell(result, row, row is best) if row else "not run")
             lines.append(markdown_row(cells))
     else:
         lines.append(markdown_row([*names, f"{metric} / test"]))
         lines.append(markdown_row(["---"] * len(names) + ["---:"]))
         for row in rows:
-            cells = [short_value(row[n]) for n in names]
+            combo = result.combo(row)
+            cells = [short_value(combo[n]) for n in names]
             lines.append(markdown_row([*cells, _cell(result, row, row is best)]))
-    notes = [f"Chosen on {metric}: {chosen(result)}."] if best is not None else []
+    notes = [f"Chosen on {metric}: {chosen(result)}."]
     if (ref := RESULTS.get(result.experiment)) and ref.sweep_best:
         notes.append(f"The paper's best: {ref.sweep_best} ({ref.accuracy:.2f} % test).")
-    if notes:
-        lines += ["", " ".join(notes)]
+    lines += ["", " ".join(notes)]
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ produces.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,7 @@ def leak_note(results: list[Result]) -> str | None:
     )
 
 
-def paper_table(key: str, results: list[Result], sweeps: list[SweepResult] = ()) -> str:
+def paper_table(key: str, results: list[Result], sweeps: Sequence[SweepResult] = ()) -> str:
     paper = PAPERS[key]
     lines = [f"### {paper.title}", "", f"Paper's metric: {paper.metric}.", ""]
     lines += [markdown_row(list(COLUMNS)), markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3)]
