@@ -226,7 +226,9 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
         writer.writerows(rows)
     os.replace(partial, out_dir / run_layout.RESULTS_CSV)  # never a half-written table
 
-    def cell(value: Any) -> str:
+    def cell(column: str, value: Any) -> str:
+        if column in sweep.parameters:  # as the sweep file writes it (lr 1e-05, not 0.0000)
+            return _cli_value(value)
         if isinstance(value, float):
             return f"{value:.4f}"
         return "" if value is None else str(value)
@@ -239,7 +241,7 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
     ]
-    lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |" for row in rows]
     partial = out_dir / f"{run_layout.RESULTS_MD}.partial"
     partial.write_text("\n".join(lines) + "\n")
     os.replace(partial, out_dir / run_layout.RESULTS_MD)

@@ -99,7 +99,9 @@ def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path)
     ]
     accs = [float(r["val/acc"]) for r in rows]
     assert accs == sorted(accs, reverse=True)  # best first, as in results.md
-    assert "| optimizer | optimizer.lr | val/acc |" in (swept / "results.md").read_text()
+    table = (swept / "results.md").read_text()
+    assert "| optimizer | optimizer.lr | val/acc |" in table
+    assert "| torch.optim.Adam | 0.01 | " in table  # the value as written, not 0.0100
     for row in rows:
         run = Path(row["run_dir"])
         config = yaml.safe_load((run / "config.yaml").read_text())
@@ -266,7 +268,8 @@ def test_a_published_sweep_keeps_its_runs_and_shows_as_a_grid(swept: Path, tmp_p
 
     text = render(tmp_path / "results")
     assert "Sweep `tiny` of `cnn_fer2013_clean`" in text
-    assert "2 of 2 runs with `" in text and "1 epochs each" in text
+    assert "2 of 2 runs with `" in text and "1 epoch each" in text
+    assert "tested on part of the test set" in text  # SMALL limits the test batches
     assert "| optimizer \\ optimizer.lr | 0.01 |" in text
     best = _rows(dest)[0]
     grid_row = f"| {best['optimizer'].rsplit('.', 1)[-1]} | **"

@@ -95,10 +95,13 @@ def describe(result: SweepResult) -> str:
     wall = sum(w for w in walls if w is not None)
     first = summaries[0]
     extra = f" with `{' '.join(result.extra)}`" if result.extra else ""
+    partial = any(s.get("partial_test") for s in summaries)
+    partial_note = ", tested on part of the test set" if partial else ""
     return (
         f"{len(result.rows)} of {len(result.sweep.combos)} runs{extra}, "
-        f"{span} epochs each, {format_duration(wall)} of training "
+        f"{span} epoch{'' if span == '1' else 's'} each, {format_duration(wall)} of training "
         f"in all on {hardware.short(first.get('hardware'))}, {first.get('precision') or 'n/a'}"
+        f"{partial_note}"
     )
 
 
