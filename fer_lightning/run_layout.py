@@ -53,6 +53,9 @@ RESULTS_CSV = "results.csv"
 #: A sweep's own file and extra arguments, kept in its directory for ``sweep --resume``.
 SWEEP_YAML = "sweep.yaml"
 SWEEP_JSON = "sweep.json"
+#: Written by a sweep into the directory of a run whose loss became NaN/inf: a result, not a
+#: run to resume (its message says where).
+DIVERGED_TXT = "diverged.txt"
 SWEEPS = "sweeps"
 
 #: Set for the processes of one run (DDP launches the script again per device) so that they

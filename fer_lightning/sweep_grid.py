@@ -159,13 +159,16 @@ def row_of(sweep: Sweep, combo: dict[str, Any], run_dir: Path) -> dict[str, Any]
     one the checkpoint was chosen on when the checkpoint monitors that metric."""
     path = Path(run_dir) / run_layout.SUMMARY_JSON
     summary = json.loads(path.read_text()) if path.is_file() else {}  # test_after_fit=false
-    _check_logged(run_dir, sweep.metric)
+    diverged = (Path(run_dir) / run_layout.DIVERGED_TXT).is_file()
+    if not diverged:  # a run that diverged before its first validation logged nothing
+        _check_logged(run_dir, sweep.metric)
     history = _history(run_dir, sweep.metric)
     row: dict[str, Any] = dict(combo)
     row[sweep.metric] = (max if sweep.maximize else min)(history) if history else None
     row["test/acc"] = summary.get("test_accuracy")
     row["epochs"] = summary.get("epochs") or len(history) or None
     row["fit_seconds"] = run_record.fit_seconds(run_dir)
+    row["stopped"] = "diverged" if diverged else ""
     row["run_dir"] = str(run_dir)
     return row
 
@@ -208,7 +211,7 @@ def recorded(out_dir: Path) -> tuple[Sweep, list[str]]:
 def _sorted(sweep: Sweep, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def key(row: dict[str, Any]) -> float:
         value = row.get(sweep.metric)
-        if value is None or value != value:  # missing or NaN last
+        if value is None or value != value or row.get("stopped"):  # missing, NaN, diverged last
             return float("inf")
         return -value if sweep.maximize else value
 

@@ -151,6 +151,39 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(swept: Path) -> None:
     assert len(resume()) == 1
 
 
+@pytest.mark.slow
+def test_a_diverged_run_is_a_result_and_the_sweep_goes_on(
+    fer_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fer_lightning.callbacks import FiniteLoss, TrainingDiverged
+
+    calls = []
+
+    def diverge_once(self, trainer, pl_module, loss) -> None:  # noqa: ANN001
+        calls.append(1)
+        if len(calls) == 2:  # the first run's second step
+            raise TrainingDiverged("training stopped: the loss became NaN (test)")
+
+    monkeypatch.setattr(FiniteLoss, "on_before_backward", diverge_once)
+    sweep = yaml.safe_load(SWEEP_FILE.read_text())
+    sweep["name"] = "nan"
+    sweep["parameters"] = {"optimizer.lr": {"values": [0.1, 0.01]}}
+    path = tmp_path / "nan.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    args = [f"--data.data_dir={fer_folder}", *SMALL, "--trainer.max_epochs=1"]
+    assert main(["sweep", str(path), *args]) == 0
+    (out,) = (Path(os.environ["FER_RUNS_DIR"]) / "sweeps" / "nan").iterdir()
+    rows = _rows(out)
+    assert [r["stopped"] for r in rows] == ["", "diverged"]  # diverged last, never chosen
+    diverged = Path(rows[1]["run_dir"])
+    assert "became NaN" in (diverged / run_layout.DIVERGED_TXT).read_text()
+    assert main(["sweep", "--resume", str(out)]) == 0  # nothing left to run
+    assert len((diverged / "command.txt").read_text().splitlines()) == 1
+    dest = publish(out, "nan", tmp_path / "results")
+    assert (dest / diverged.name / run_layout.DIVERGED_TXT).is_file()
+    assert "| 0.1 | diverged (" in render(tmp_path / "results")
+
+
 def _fake_sweep(tmp_path: Path, parameters: dict, goal: str = "maximize") -> Path:
     """A sweep directory written by hand: its file, two-line results.csv, each run's files."""
     out = tmp_path / "sweep"
@@ -287,6 +320,9 @@ def test_committed_sweep_lines_equal_their_runs(sweep) -> None:  # noqa: ANN001
     pick = max if sweep.sweep.maximize else min
     for row in sweep.rows:
         run = sweep.run(row)
+        if row["stopped"] == "diverged":
+            assert (run / run_layout.DIVERGED_TXT).is_file()
+            continue
         summary = json.loads((run / "summary.json").read_text())
         with (run / "metrics.csv").open(newline="") as fh:
             logged = [float(v) for r in csv.DictReader(fh) if (v := r[sweep.sweep.metric])]

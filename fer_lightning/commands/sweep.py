@@ -59,6 +59,8 @@ def _next_step(run_dir: Path, listed: bool) -> list[str] | None:
     run). Stopped before its first checkpoint: a new run from the start."""
     if (run_dir / run_layout.SUMMARY_JSON).is_file() or (listed and run_dir.is_dir()):
         return None
+    if (run_dir / run_layout.DIVERGED_TXT).is_file():
+        return None  # diverged: a result, resuming would diverge again
     if run_record.fit_seconds(run_dir) is not None:
         best = run_layout.best_checkpoint(run_dir)
         return ["test", f"--ckpt_path={best}", f"--run_dir={run_dir}"]
@@ -77,6 +79,7 @@ def run_sweep(
     each. With ``resume``, each run does only what it still needs (:func:`_next_step`)."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+    from fer_lightning.callbacks import TrainingDiverged
     from fer_lightning.cli import run_cli
 
     listed = {Path(row["run_dir"]).name for row in read_rows(out_dir)} if resume else set()
@@ -92,6 +95,17 @@ def run_sweep(
             log.info("sweep %s: run %d/%d %s%s", sweep.name, i + 1, len(sweep.combos), name, what)
             try:
                 run_cli(run_args(sweep, combo, [*extra, *where], subcommand))
+            except TrainingDiverged as err:  # a result of this combination: the sweep goes on
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / run_layout.DIVERGED_TXT).write_text(f"{err}\n")
+                log.info(
+                    "sweep %s: run %d/%d %s diverged: %s",
+                    sweep.name,
+                    i + 1,
+                    len(sweep.combos),
+                    name,
+                    err,
+                )
             except SIGTERMException:  # the run saved its last.ckpt (GracefulStop)
                 log.info(
                     "sweep %s stopped; to continue the whole sweep, not just this run: "

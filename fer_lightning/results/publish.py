@@ -39,7 +39,8 @@ SWEEP_FILES = (
 
 
 def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> list[str]:
-    read_summary(run_dir)  # a run without its report is not a result yet
+    if not (run_dir / run_layout.DIVERGED_TXT).is_file():  # a diverged sweep run has no report
+        read_summary(run_dir)  # a run without its report is not a result yet
     dest.mkdir(parents=True)
     skipped = []
     for path in sorted(run_dir.iterdir()):

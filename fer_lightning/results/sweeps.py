@@ -48,7 +48,8 @@ class SweepResult:
         return {k: row.get(k) for k in self.sweep.parameters}
 
     def summaries(self) -> list[dict[str, Any]]:
-        return [json.loads((self.run(r) / run_layout.SUMMARY_JSON).read_text()) for r in self.rows]
+        paths = [self.run(r) / run_layout.SUMMARY_JSON for r in self.rows]
+        return [json.loads(p.read_text()) for p in paths if p.is_file()]  # none: diverged
 
 
 def load_sweeps(root: Path) -> list[SweepResult]:
@@ -79,6 +80,8 @@ def _metric(result: SweepResult, row: dict[str, str]) -> str:
 
 
 def _cell(result: SweepResult, row: dict[str, str], best: bool) -> str:
+    if row.get("stopped"):
+        return f"{row['stopped']} ({_metric(result, row)} before)"
     shown = _metric(result, row)
     shown = f"**{shown}**" if best else shown
     return f"{shown} / {_pct(row.get('test/acc'))}"
@@ -93,7 +96,7 @@ def describe(result: SweepResult) -> str:
     )
     walls = [run_record.fit_seconds(result.run(r)) for r in result.rows]
     wall = sum(w for w in walls if w is not None)
-    first = summaries[0]
+    first = summaries[0] if summaries else {}
     extra = f" with `{' '.join(result.extra)}`" if result.extra else ""
     partial = any(s.get("partial_test") for s in summaries)
     partial_note = ", tested on part of the test set" if partial else ""
