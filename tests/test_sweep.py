@@ -114,17 +114,27 @@ def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path)
 
 
 @pytest.mark.slow
-def test_a_stopped_sweep_resumes_each_run_where_it_stopped(swept: Path) -> None:
+def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
+    swept: Path, capsys: pytest.CaptureFixture
+) -> None:
     first, second = sorted(Path(r["run_dir"]) for r in _rows(swept))
     first_row = [r for r in _rows(swept) if Path(r["run_dir"]) == first]
     first_commands = (first / "command.txt").read_text()
 
     def resume() -> list[str]:
+        before = sorted(p.name for p in second.rglob("*"))
+        capsys.readouterr()
+        assert main(["sweep", "--resume", str(swept), "--dry-run"]) == 0
+        planned = capsys.readouterr().out.splitlines()  # what is left to do, nothing touched
+        assert planned[0] == f"# kept: {first}" and len(planned) == 2
+        assert sorted(p.name for p in second.rglob("*")) == before
         assert main(["sweep", "--resume", str(swept)]) == 0
         assert sorted(Path(r["run_dir"]) for r in _rows(swept)) == [first, second]
         assert (first / "command.txt").read_text() == first_commands  # kept, not run again
         assert (second / "summary.json").is_file()
-        return (second / "command.txt").read_text().splitlines()
+        commands = (second / "command.txt").read_text().splitlines()
+        assert commands[-1] == planned[1]  # the dry run said what the resume did
+        return commands
 
     # Stopped while training (no timing.json: fit never ended): fit resumes from last.ckpt.
     _keep_rows(swept, first_row)

@@ -67,9 +67,22 @@ def _next_step(run_dir: Path, listed: bool) -> list[str] | None:
     last = run_layout.last_checkpoint(run_dir)
     if last.is_file():
         return ["fit", f"--ckpt_path={last}"]  # the checkpoint's run directory is this one
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # no checkpoint, no report: nothing to keep
-    return ["fit", f"--run_dir={run_dir}"]
+    return ["fit", f"--run_dir={run_dir}"]  # what it left (no checkpoint, no report) goes
+
+
+def _steps(
+    sweep: Sweep, out_dir: Path, resume: bool
+) -> list[tuple[dict[str, Any], Path, list[str] | None]]:
+    """Each combination, its run directory and what it still needs (``None``: done)."""
+    listed = {Path(row["run_dir"]).name for row in read_rows(out_dir)} if resume else set()
+    steps = []
+    for i, combo in enumerate(sweep.combos):
+        run_dir = run_layout.sweep_run_dir(out_dir, i, label(combo))
+        step = _next_step(run_dir, run_dir.name in listed) if resume else ["fit"]
+        if step is not None and len(step) == 1:
+            step = [*step, f"--run_dir={run_dir}"]
+        steps.append((combo, run_dir, step))
+    return steps
 
 
 def run_sweep(
@@ -82,15 +95,13 @@ def run_sweep(
     from fer_lightning.callbacks import TrainingDiverged
     from fer_lightning.cli import run_cli
 
-    listed = {Path(row["run_dir"]).name for row in read_rows(out_dir)} if resume else set()
     rows: list[dict[str, Any]] = []
-    for i, combo in enumerate(sweep.combos):
+    for i, (combo, run_dir, step) in enumerate(_steps(sweep, out_dir, resume)):
         name = label(combo)
-        run_dir = run_layout.sweep_run_dir(out_dir, i, name)
-        step = _next_step(run_dir, run_dir.name in listed) if resume else ["fit"]
         if step is not None:
             subcommand, *where = step
-            where = where or [f"--run_dir={run_dir}"]
+            if where[0].startswith("--run_dir") and run_dir.exists():
+                shutil.rmtree(run_dir)  # stopped before its first checkpoint: nothing to keep
             what = "" if where[0].startswith("--run_dir") else f" ({subcommand} {where[0]})"
             log.info("sweep %s: run %d/%d %s%s", sweep.name, i + 1, len(sweep.combos), name, what)
             try:
@@ -160,9 +171,20 @@ def main(argv: list[str]) -> int:
         )
     else:
         sweep = load_sweep(args.sweep)
-    if args.dry_run:
-        for combo in sweep.combos:
-            print("fer-lightning " + " ".join(run_args(sweep, combo, extra)))
+    if args.dry_run:  # with --resume: what each run still needs, in its own directory
+        if args.resume is None:
+            for combo in sweep.combos:
+                print("fer-lightning " + " ".join(run_args(sweep, combo, extra)))
+        else:
+            for combo, run_dir, step in _steps(sweep, args.resume, resume=True):
+                if step is None:
+                    print(f"# kept: {run_dir}")
+                else:
+                    subcommand, *where = step
+                    print(
+                        "fer-lightning "
+                        + " ".join(run_args(sweep, combo, [*extra, *where], subcommand))
+                    )
         return 0
     if args.resume is not None:
         out_dir = args.resume
