@@ -232,8 +232,8 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
     def cell(column: str, value: Any) -> str:
         if column in sweep.parameters:  # as the sweep file writes it (lr 1e-05, not 0.0000)
             return _cli_value(value)
-        if isinstance(value, float):
-            return f"{value:.4f}"
+        if isinstance(value, float):  # seconds to a tenth, metrics to 4 places
+            return f"{value:.1f}" if column == "fit_seconds" else f"{value:.4f}"
         return "" if value is None else str(value)
 
     goal = "highest" if sweep.maximize else "lowest"

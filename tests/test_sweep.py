@@ -102,6 +102,9 @@ def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path)
     table = (swept / "results.md").read_text()
     assert "| optimizer | optimizer.lr | val/acc |" in table
     assert "| torch.optim.Adam | 0.01 | " in table  # the value as written, not 0.0100
+    for row in rows:  # seconds to a tenth, metrics to 4 places
+        assert f"| {float(row['val/acc']):.4f} | " in table
+        assert f" | {float(row['fit_seconds']):.1f} | " in table
     for row in rows:
         run = Path(row["run_dir"])
         config = yaml.safe_load((run / "config.yaml").read_text())
