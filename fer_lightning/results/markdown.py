@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
+from fer_lightning import run_record
+from fer_lightning.evaluation.summary import format_duration
+
 
 def markdown_row(cells: list[str]) -> str:
     """One table row; a ``|`` inside a cell is escaped."""
@@ -11,3 +17,14 @@ def markdown_row(cells: list[str]) -> str:
 def pct(value: float) -> str:
     """An accuracy (0-1) as a percentage with two decimals."""
     return f"{100 * value:.2f} %"
+
+
+def training_time(runs: Sequence[Path]) -> str:
+    """The runs' fit wall time added up; "at least" when some fit stopped before recording its
+    time (killed, interrupted or diverged, then resumed or not)."""
+    walls = [w for w in (run_record.fit_seconds(r) for r in runs) if w is not None]
+    untimed = sum(run_record.untimed_fits(r) for r in runs)
+    if not untimed:
+        return format_duration(sum(walls) if walls else None)
+    stopped = f"{untimed} stopped fit{'s' if untimed > 1 else ''} not timed"
+    return f"at least {format_duration(sum(walls))} ({stopped})" if walls else f"n/a ({stopped})"

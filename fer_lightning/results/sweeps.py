@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import hardware, run_layout, run_record
-from fer_lightning.evaluation.summary import format_duration
-from fer_lightning.results.markdown import markdown_row, pct
+from fer_lightning import hardware, run_layout
+from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import RESULTS
 from fer_lightning.sweep_grid import Sweep, label, load_sweep, read_rows, run_of, short_value
 
@@ -94,15 +93,14 @@ def describe(result: SweepResult) -> str:
     span = (
         "?" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
     )
-    walls = [run_record.fit_seconds(result.run(r)) for r in result.rows]
-    wall = sum(w for w in walls if w is not None)
     first = summaries[0] if summaries else {}
     extra = f" with `{' '.join(result.extra)}`" if result.extra else ""
     partial = any(s.get("partial_test") for s in summaries)
     partial_note = ", tested on part of the test set" if partial else ""
+    trained = training_time([result.run(r) for r in result.rows])
     return (
         f"{len(result.rows)} of {len(result.sweep.combos)} runs{extra}, "
-        f"{span} epoch{'' if span == '1' else 's'} each, {format_duration(wall)} of training "
+        f"{span} epoch{'' if span == '1' else 's'} each, {trained} of training "
         f"in all on {hardware.short(first.get('hardware'))}, {first.get('precision') or 'n/a'}"
         f"{partial_note}"
     )

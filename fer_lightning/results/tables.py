@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments, hardware, run_layout, run_record
+from fer_lightning import experiments, hardware, run_layout
 from fer_lightning.data.transforms import describe_augment
-from fer_lightning.evaluation.summary import format_duration
-from fer_lightning.results.markdown import markdown_row, pct
+from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
 from fer_lightning.results.publish import RESULTS_DIR
 from fer_lightning.results.sweeps import SweepResult, load_sweeps, readme_line, sweep_table
@@ -121,14 +120,12 @@ def training(result: Result) -> str:
     )
     summaries = [_json(r / SUMMARY_JSON) for r in runs]
     epochs = sorted({s.get("epochs") for s in summaries})
-    walls = [run_record.fit_seconds(r) for r in runs]
-    wall = sum(w for w in walls if w is not None) if any(w is not None for w in walls) else None
     per = "epochs" if len(runs) == 1 else "epochs per fold"
     trained = f"{'/'.join(str(e) for e in epochs)} {per}"
     checkpoint = result.summary.get("checkpoint")
     if result.cv is None and checkpoint and _tested_only(result.path):
         return f"{trained}; a test-only run of `{Path(checkpoint).name}`"
-    return f"{trained}, {format_duration(wall)}"
+    return f"{trained}, {training_time(runs)}"
 
 
 def _tested_only(run: Path) -> bool:
