@@ -36,6 +36,7 @@ def test_bundled_model_predicts_as_its_checkpoint(run: tuple[Path, Path], tmp_pa
     text = bundled.about(out)
     assert f"test accuracy {100 * summary['test_accuracy']:.2f} %" in text
     assert "experiment baseline_fer2013" in text
+    assert f"{out} (experiment baseline_fer2013): " in from_file.describe()  # recognize's line
 
 
 def test_recognize_and_export_take_a_bundled_model(

@@ -133,7 +133,8 @@ def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -
         color=data.get("color", "gray"),
         source=str(path),
     )
-    return LoadedModel(model, list(model.class_names), preprocessing, path)
+    experiment = meta["provenance"].get("experiment")
+    return LoadedModel(model, list(model.class_names), preprocessing, path, experiment)
 
 
 def about(path: Path | None = None) -> str:

@@ -43,11 +43,13 @@ class LoadedModel:
     class_names: list[str]
     preprocessing: Preprocessing
     path: Path
+    experiment: str | None = None  # known for a bundled model (its provenance)
 
     def describe(self) -> str:
         p = self.preprocessing
+        of = f" (experiment {self.experiment})" if self.experiment else ""
         return (
-            f"{self.path}: {self.model.hparams.backbone} ({len(self.class_names)} classes), "
+            f"{self.path}{of}: {self.model.hparams.backbone} ({len(self.class_names)} classes), "
             f"input {p.image_size}x{p.image_size}, {p.channels} channel(s) from {p.color} "
             f"images, mean {p.mean}, std {p.std} (preprocessing from {p.source})"
         )
