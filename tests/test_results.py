@@ -153,7 +153,7 @@ def test_a_fit_that_stopped_untimed_makes_the_training_time_a_lower_bound(tmp_pa
     run = tmp_path / "run"
     run_record.record_command(run, ["fit", "--exp", "x"])  # killed: no timing.json
     assert run_record.untimed_fits(run) == 1
-    assert training_time([run]) == "n/a (1 stopped fit not timed)"
+    assert training_time([run]) == "n/a, 1 stopped fit not timed"
     run_record.record_command(run, ["fit", "--ckpt_path=last.ckpt"])  # resumed, ended
     run_record.add_fit_time(run, 90)
     run_record.record_command(run, ["test", "--ckpt_path=best.ckpt"])  # not a fit
@@ -161,7 +161,10 @@ def test_a_fit_that_stopped_untimed_makes_the_training_time_a_lower_bound(tmp_pa
     other = tmp_path / "other"
     run_record.record_command(other, ["fit"])
     run_record.add_fit_time(other, 30)
-    assert training_time([run, other]) == "at least 2m 00s (1 stopped fit not timed)"
+    assert training_time([run, other]) == "at least 2m 00s, 1 stopped fit not timed"
+    assert (
+        training_time([run, other], " in all") == "at least 2m 00s in all, 1 stopped fit not timed"
+    )
     assert training_time([other]) == "0m 30s"
     legacy = tmp_path / "legacy"  # timing.json from before it counted fits
     run_record.record_command(legacy, ["fit"])

@@ -237,7 +237,8 @@ def test_sweep_tables_grid_list_and_minimised_metric(tmp_path: Path) -> None:
     text = sweep_table(grid)
     assert "| optimizer \\ flag | None | true |" in text
     assert "| Adam | 40.00 % / 50.00 % | **50.00 %** / 51.00 % |" in text  # None is a value
-    assert "2 of 2 runs with `--trainer.max_epochs=3`, 3-4 epochs each, 2m 00s" in text
+    assert "2 of 2 runs with `--trainer.max_epochs=3`, 3-4 epochs each, on " in text
+    assert ", 32-true: 2m 00s of training in all." in text
     assert "Chosen on val/acc: optimizer Adam, flag true; its test accuracy 51.00 %." in text
     assert "The paper's best: AMSGrad with lr 0.01 (65.00 % test)." in text
 

@@ -19,12 +19,14 @@ def pct(value: float) -> str:
     return f"{100 * value:.2f} %"
 
 
-def training_time(runs: Sequence[Path]) -> str:
-    """The runs' fit wall time added up; "at least" when some fit stopped before recording its
-    time (killed, interrupted or diverged, then resumed or not)."""
+def training_time(runs: Sequence[Path], what: str = "") -> str:
+    """The runs' fit wall time added up, followed by ``what``; "at least" when some fit stopped
+    before recording its time (killed, interrupted or diverged, then resumed or not)."""
     walls = [w for w in (run_record.fit_seconds(r) for r in runs) if w is not None]
     untimed = sum(run_record.untimed_fits(r) for r in runs)
     if not untimed:
-        return format_duration(sum(walls) if walls else None)
+        return format_duration(sum(walls) if walls else None) + what
     stopped = f"{untimed} stopped fit{'s' if untimed > 1 else ''} not timed"
-    return f"at least {format_duration(sum(walls))} ({stopped})" if walls else f"n/a ({stopped})"
+    if not walls:
+        return f"n/a{what}, {stopped}"
+    return f"at least {format_duration(sum(walls))}{what}, {stopped}"

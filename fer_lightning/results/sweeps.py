@@ -97,11 +97,11 @@ def describe(result: SweepResult) -> str:
     extra = f" with `{' '.join(result.extra)}`" if result.extra else ""
     partial = any(s.get("partial_test") for s in summaries)
     partial_note = ", tested on part of the test set" if partial else ""
-    trained = training_time([result.run(r) for r in result.rows])
+    trained = training_time([result.run(r) for r in result.rows], " of training in all")
     return (
         f"{len(result.rows)} of {len(result.sweep.combos)} runs{extra}, "
-        f"{span} epoch{'' if span == '1' else 's'} each, {trained} of training "
-        f"in all on {hardware.short(first.get('hardware'))}, {first.get('precision') or 'n/a'}"
+        f"{span} epoch{'' if span == '1' else 's'} each, on "
+        f"{hardware.short(first.get('hardware'))}, {first.get('precision') or 'n/a'}: {trained}"
         f"{partial_note}"
     )
 
