@@ -124,11 +124,15 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
     first_row = [r for r in _rows(swept) if Path(r["run_dir"]) == first]
     first_commands = (first / "command.txt").read_text()
 
-    def resume() -> list[str]:
+    def resume(fresh: bool = False) -> list[str]:
         before = sorted(p.name for p in second.rglob("*"))
         capsys.readouterr()
         assert main(["sweep", "--resume", str(swept), "--dry-run"]) == 0
         planned = capsys.readouterr().out.splitlines()  # what is left to do, nothing touched
+        if fresh:  # stopped before its first checkpoint: removed, then a new run
+            assert (
+                planned.pop(1) == f"# starts again (no checkpoint), removing what it left: {second}"
+            )
         assert planned[0] == f"# kept: {first}" and len(planned) == 2
         assert sorted(p.name for p in second.rglob("*")) == before
         assert main(["sweep", "--resume", str(swept)]) == 0
@@ -161,7 +165,7 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
         path.unlink()
     for path in (second / "checkpoints").iterdir():
         path.unlink()
-    assert len(resume()) == 1
+    assert len(resume(fresh=True)) == 1
 
 
 @pytest.mark.slow
@@ -241,6 +245,24 @@ def test_sweep_tables_grid_list_and_minimised_metric(tmp_path: Path) -> None:
     assert ", 32-true: 2m 00s of training in all." in text
     assert "Chosen on val/acc: optimizer Adam, flag true; its test accuracy 51.00 %." in text
     assert "The paper's best: AMSGrad with lr 0.01 (65.00 % test)." in text
+    assert "The runs trained 4 of the experiment's 30 epochs: the grid ranks early" in text
+    assert "standard error" not in text  # no validation confusion matrix to count images
+
+    # A run that predicted one class for every test image; the chosen run's validation size.
+    runs = sorted(p for p in grid.path.iterdir() if p.is_dir())
+    header = "true\\pred,a,b\n"
+    (runs[0] / "confusion_matrix_test.csv").write_text(header + "a,0,30\nb,0,20\n")
+    (runs[1] / "confusion_matrix_test.csv").write_text(header + "a,20,10\nb,5,15\n")
+    (runs[1] / "confusion_matrix_val.csv").write_text(header + "a,40,10\nb,10,40\n")
+    text = sweep_table(grid)
+    assert "| Adam | 40.00 % / 50.00 % (one class) | **50.00 %** / 51.00 % |" in text
+    assert "One standard error of val/acc on its 100 images: 5.00 points; no other run" in text
+    (runs[1] / "confusion_matrix_val.csv").write_text(header + "a,400,100\nb,100,400\n")
+    assert "1,000 images: 1.58 points; no other" in sweep_table(grid)
+    (runs[1] / "confusion_matrix_val.csv").write_text(header + "a,4,1\nb,1,4\n")
+    assert "10 images: 15.81 points; within it: optimizer Adam, flag None (40.00 %)." in (
+        sweep_table(grid)
+    )
 
     parent = tmp_path / "b" / "cnn_fer2013_clean"
     parent.mkdir(parents=True)

@@ -181,6 +181,8 @@ def main(argv: list[str]) -> int:
                     print(f"# kept: {run_dir}")
                 else:
                     subcommand, *where = step
+                    if where[0].startswith("--run_dir") and run_dir.exists():
+                        print(f"# starts again (no checkpoint), removing what it left: {run_dir}")
                     print(
                         "fer-lightning "
                         + " ".join(run_args(sweep, combo, [*extra, *where], subcommand))

@@ -10,12 +10,14 @@ that each line agrees with its run's ``summary.json`` and ``metrics.csv``.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import hardware, run_layout
+from fer_lightning import experiments, hardware, run_layout
+from fer_lightning.errors import FERUserError
 from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import RESULTS
 from fer_lightning.sweep_grid import Sweep, label, load_sweep, read_rows, run_of, short_value
@@ -78,12 +80,75 @@ def _metric(result: SweepResult, row: dict[str, str]) -> str:
     return _pct(text) if "acc" in result.sweep.metric else f"{float(text):.4f}"
 
 
+def _matrix(run: Path, stage: str) -> list[list[int]] | None:
+    """A run's confusion matrix (rows true, columns predicted) as written at its last
+    ``stage`` ("val", "test") epoch; None when the run has none."""
+    path = run / f"confusion_matrix_{stage}.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as fh:
+        return [[int(float(v)) for v in line[1:]] for line in list(csv.reader(fh))[1:]]
+
+
+def _one_class(result: SweepResult, row: dict[str, str]) -> bool:
+    """Whether the run's kept checkpoint predicted a single class for every test image (a
+    collapsed run: its accuracy is the share of that class)."""
+    matrix = _matrix(result.run(row), "test")
+    return matrix is not None and sum(any(col) for col in zip(*matrix, strict=True)) == 1
+
+
 def _cell(result: SweepResult, row: dict[str, str], best: bool) -> str:
     if row.get("stopped"):
         return f"{row['stopped']} ({_metric(result, row)} before)"
     shown = _metric(result, row)
     shown = f"**{shown}**" if best else shown
-    return f"{shown} / {_pct(row.get('test/acc'))}"
+    collapsed = " (one class)" if _one_class(result, row) else ""
+    return f"{shown} / {_pct(row.get('test/acc'))}{collapsed}"
+
+
+def _close_to_best(result: SweepResult) -> str:
+    """The runs within one standard error of the chosen one's validation accuracy (a binomial
+    error on the validation images): a ranking inside it is noise. Only for an accuracy."""
+    rows, metric = result.rows, result.sweep.metric
+    if not metric.endswith("acc") or not rows or rows[0].get(metric) in (None, ""):
+        return ""
+    matrix = _matrix(result.run(rows[0]), "val")
+    n = sum(map(sum, matrix)) if matrix else 0
+    if not n:
+        return ""
+    best = float(rows[0][metric])
+    se = (best * (1 - best) / n) ** 0.5
+    close = [
+        r
+        for r in rows[1:]
+        if not r.get("stopped")
+        and r.get(metric) not in (None, "")
+        and float(r[metric]) >= best - se
+    ]
+    names = "; ".join(
+        ", ".join(f"{k} {short_value(v)}" for k, v in result.combo(r).items())
+        + f" ({_pct(r[metric])})"
+        for r in close
+    )
+    within = f"within it: {names}" if close else "no other run is within it"
+    return f"One standard error of {metric} on its {n:,} images: {100 * se:.2f} points; {within}."
+
+
+def _short_runs(result: SweepResult) -> str:
+    """Say so when the runs trained fewer epochs than the experiment does."""
+    summaries = result.summaries()
+    epochs = max((int(s["epochs"]) for s in summaries if s.get("epochs")), default=0)
+    try:
+        config = experiments.load_config(experiments.resolve(result.experiment))
+    except FERUserError:
+        return ""
+    full = (config.get("trainer") or {}).get("max_epochs")
+    if not isinstance(full, int) or not epochs or epochs >= full:
+        return ""
+    return (
+        f"The runs trained {epochs} of the experiment's {full} epochs: the grid ranks early "
+        "progress, not the accuracy each setting ends with."
+    )
 
 
 def describe(result: SweepResult) -> str:
@@ -112,6 +177,8 @@ def chosen(result: SweepResult) -> str:
     best = result.rows[0]
     if best.get(result.sweep.metric) in (None, ""):
         return f"none (no run logged {result.sweep.metric})"
+    if best.get("stopped"):  # sorted last: every run stopped so
+        return f"none (every run {best['stopped']})"
     combo = result.combo(best)
     picked = ", ".join(f"{n} {short_value(v)}" for n, v in combo.items())
     return f"{picked}; its test accuracy {_pct(best['test/acc'])}"
@@ -150,9 +217,11 @@ def sweep_table(result: SweepResult) -> str:
             combo = result.combo(row)
             cells = [short_value(combo[n]) for n in names]
             lines.append(markdown_row([*cells, _cell(result, row, row is best)]))
-    notes = [f"Chosen on {metric}: {chosen(result)}."]
+    notes = [f"Chosen on {metric}: {chosen(result)}.", _close_to_best(result)]
     if (ref := RESULTS.get(result.experiment)) and ref.sweep_best:
         notes.append(f"The paper's best: {ref.sweep_best} ({ref.accuracy:.2f} % test).")
+    notes.append(_short_runs(result))
+    notes = [n for n in notes if n]
     lines += ["", " ".join(notes)]
     return "\n".join(lines)
 
