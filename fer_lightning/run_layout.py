@@ -157,6 +157,12 @@ def latest_run(experiment: str) -> Path | None:
     return runs[-1] if runs else None
 
 
+def confusion_csv(run_dir: Path | str, stage: str) -> Path:
+    """The confusion matrix (rows true, columns predicted) of a run's latest ``stage`` epoch
+    ("val", "test"), written by the classifier."""
+    return Path(run_dir) / f"confusion_matrix_{stage}.csv"
+
+
 def checkpoints_dir(run_dir: Path) -> Path:
     return Path(run_dir) / CHECKPOINTS
 

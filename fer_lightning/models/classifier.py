@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -28,6 +27,7 @@ from torchmetrics.classification import (
     MulticlassStatScores,
 )
 
+from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.models.backbones import create_backbone
 from fer_lightning.models.heads import create_head
@@ -265,7 +265,7 @@ class FERClassifier(L.LightningModule):
     def _write_confusion(self, stage: str, log_dir: str | None) -> None:
         if not log_dir:
             return
-        path = Path(log_dir) / f"confusion_matrix_{stage}.csv"
+        path = run_layout.confusion_csv(log_dir, stage)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as fh:
             writer = csv.writer(fh)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +40,30 @@ class SweepResult:
         """The published folder of the run of ``row``."""
         return run_of(self.path, row)
 
+    @cached_property
+    def _combos(self) -> dict[str, dict[str, Any]]:
+        """Run directory name -> the combination of the sweep file it ran."""
+        return {
+            run_layout.sweep_run_dir(Path(), i, label(combo)).name: combo
+            for i, combo in enumerate(self.sweep.combos)
+        }
+
     def combo(self, row: dict[str, str]) -> dict[str, Any]:
         """The typed values of the sweep file for the run of ``row`` (``results.csv`` holds
         their text: ``True``, ``""`` for None)."""
-        name = Path(row["run_dir"]).name
-        for i, combo in enumerate(self.sweep.combos):
-            if run_layout.sweep_run_dir(Path(), i, label(combo)).name == name:
-                return combo
-        return {k: row.get(k) for k in self.sweep.parameters}
+        found = self._combos.get(Path(row["run_dir"]).name)
+        return found if found is not None else {k: row.get(k) for k in self.sweep.parameters}
 
+    @cached_property
     def summaries(self) -> list[dict[str, Any]]:
+        """The runs' ``summary.json`` (a diverged run has none)."""
         paths = [self.run(r) / run_layout.SUMMARY_JSON for r in self.rows]
-        return [json.loads(p.read_text()) for p in paths if p.is_file()]  # none: diverged
+        return [json.loads(p.read_text()) for p in paths if p.is_file()]
+
+    @property
+    def is_accuracy(self) -> bool:
+        """Whether the sweep's metric is an accuracy (a fraction: shown as a percentage)."""
+        return self.sweep.metric.endswith("acc")
 
 
 def load_sweeps(root: Path) -> list[SweepResult]:
@@ -77,13 +90,13 @@ def _metric(result: SweepResult, row: dict[str, str]) -> str:
     text = row.get(result.sweep.metric)
     if text in (None, ""):
         return "—"
-    return _pct(text) if "acc" in result.sweep.metric else f"{float(text):.4f}"
+    return _pct(text) if result.is_accuracy else f"{float(text):.4f}"
 
 
 def _matrix(run: Path, stage: str) -> list[list[int]] | None:
     """A run's confusion matrix (rows true, columns predicted) as written at its last
     ``stage`` ("val", "test") epoch; None when the run has none."""
-    path = run / f"confusion_matrix_{stage}.csv"
+    path = run_layout.confusion_csv(run, stage)
     if not path.is_file():
         return None
     with path.open(newline="") as fh:
@@ -110,7 +123,7 @@ def _close_to_best(result: SweepResult) -> str:
     """The runs within one standard error of the chosen one's validation accuracy (a binomial
     error on the validation images): a ranking inside it is noise. Only for an accuracy."""
     rows, metric = result.rows, result.sweep.metric
-    if not metric.endswith("acc") or not rows or rows[0].get(metric) in (None, ""):
+    if not result.is_accuracy or not rows or rows[0].get(metric) in (None, ""):
         return ""
     matrix = _matrix(result.run(rows[0]), "val")
     n = sum(map(sum, matrix)) if matrix else 0
@@ -136,8 +149,7 @@ def _close_to_best(result: SweepResult) -> str:
 
 def _short_runs(result: SweepResult) -> str:
     """Say so when the runs trained fewer epochs than the experiment does."""
-    summaries = result.summaries()
-    epochs = max((int(s["epochs"]) for s in summaries if s.get("epochs")), default=0)
+    epochs = max((int(s["epochs"]) for s in result.summaries if s.get("epochs")), default=0)
     try:
         config = experiments.load_config(experiments.resolve(result.experiment))
     except FERUserError:
@@ -153,7 +165,7 @@ def _short_runs(result: SweepResult) -> str:
 
 def describe(result: SweepResult) -> str:
     """Runs, epochs, total training time, machine and the extra arguments, from the runs."""
-    summaries = result.summaries()
+    summaries = result.summaries
     epochs = sorted({int(s["epochs"]) for s in summaries if s.get("epochs") is not None})
     span = (
         "?" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
