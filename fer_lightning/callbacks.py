@@ -45,10 +45,13 @@ class TrainingSpeed(L.Callback):
         seconds = time.perf_counter() - self._start
         if seconds <= 0 or self._images == 0:
             return
-        # Each process logs its own rate; the sum over processes is the run's rate.
-        rate = torch.tensor(self._images / seconds)
-        pl_module.log("train/images_per_sec", rate, sync_dist=True, reduce_fx="sum")
-        pl_module.log("train/epoch_time_s", torch.tensor(seconds), sync_dist=True)
+        # The sum of the processes' rates is the run's rate. Reduced here, where every DDP
+        # process is, not lazily where a value is first read (rank 0's progress bar): see
+        # FERClassifier._log_epoch_metrics.
+        reduce = trainer.strategy.reduce
+        rate = reduce(torch.tensor(self._images / seconds), reduce_op="sum")
+        pl_module.log("train/images_per_sec", rate)
+        pl_module.log("train/epoch_time_s", reduce(torch.tensor(seconds), reduce_op="mean"))
 
 
 # --------------------------------------------------------------------------- reproducibility

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -27,8 +28,9 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from fer_lightning import commands, experiments, run_layout, run_record
+from fer_lightning import commands, distributed, experiments, run_layout, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
+from fer_lightning.checkpoint_io import AtomicCheckpointIO, no_space
 from fer_lightning.cli_checks import (
     FERArgumentParser,
     KeepFirstConfig,
@@ -47,6 +49,7 @@ from fer_lightning.interrupt import GracefulStop, exit_status
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
+from fer_lightning.paths import check_name
 from fer_lightning.precision import auto_precision
 from fer_lightning.precision import describe as describe_precision
 from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
@@ -97,6 +100,13 @@ class FERLightningCLI(LightningCLI):
             subcommand = self.config.subcommand
             config = self.config[subcommand]
             check_ckpt_path(subcommand, config.get("ckpt_path"), config.get("model"))
+            if subcommand == "fit" and not config.get("optimizer"):
+                configs = ", ".join(str(c) for c in config.get("config") or []) or "the config"
+                raise FERUserError(
+                    f"fit needs an optimizer and {configs} names none: add an 'optimizer:' key "
+                    "(class_path torch.optim.Adam, init_args lr: 0.001) or pass --optimizer=Adam "
+                    "--optimizer.lr=0.001"
+                )
 
     def instantiate_classes(self) -> None:
         try:
@@ -124,6 +134,13 @@ class FERLightningCLI(LightningCLI):
         except BaseException as err:
             loaded = getattr(self.datamodule, "splits", None) is not None
             self._remove_on_failure.clean(err, data_loaded=loaded)
+            stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"))
+            if stuck is not None:
+                raise stuck from None
+            if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise no_space(
+                    Path(err.filename).parent if err.filename else self.run_dir
+                ) from None
             raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -153,6 +170,13 @@ class FERLightningCLI(LightningCLI):
             default=False,
             help="Upload checkpoints to W&B as artifacts (WandbLogger's log_model: true = at "
             "the end of training, the best one aliased 'best'; all = as they are saved).",
+        )
+        parser.add_argument(
+            "--ddp_timeout",
+            type=float | None,
+            default=None,
+            help="Seconds a DDP process waits for the others in one collective before the run "
+            f"stops with an error (default {distributed.DEFAULT_TIMEOUT_S}; torch's is 1800).",
         )
         parser.add_argument(
             "--test_after_fit",
@@ -211,7 +235,7 @@ class FERLightningCLI(LightningCLI):
     def _experiment_name(self) -> str:
         cfg = self._cfg()
         if cfg.get("experiment"):
-            return cfg.experiment
+            return check_name(cfg.experiment, "--experiment (or the config's experiment key)")
         configs = cfg.get("config") or []
         return Path(str(configs[0])).stem if configs else "default"
 
@@ -233,17 +257,32 @@ class FERLightningCLI(LightningCLI):
                     f"--ckpt_path last: no run of '{self.experiment}' under "
                     f"{run_layout.runs_root()} has {last} to resume from"
                 )
+            # the file 'last' stands for gets the checks a path given directly gets
+            check_ckpt_path("fit", str(run_layout.last_checkpoint(found)), cfg.get("model"))
             return found
         kind = None if self.subcommand == "fit" else self.subcommand
+        self._fresh_run_dir = True  # named only; claimed when the Trainer is made
         return run_layout.new_run_dir(self.experiment, kind)
 
     def before_instantiate_classes(self) -> None:
         self.experiment = self._experiment_name()
+        self._fresh_run_dir = False
         self.run_dir = self._run_dir()
         if self.run_dir is not None:
             check_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
             os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
         self._remove_on_failure = RemoveOnFailure(self.run_dir)
+
+    def _create_run_dir(self) -> None:
+        """A new run directory is claimed atomically (another command may have taken its name
+        in the same second: this one then gets ``-1``); an explicit or resumed one may exist.
+        The processes DDP launches later inherit the name this one got."""
+        if not self._fresh_run_dir:
+            make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
+            return
+        self.run_dir = run_layout.claim_run_dir(self.run_dir)
+        os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
+        self._remove_on_failure.claimed(self.run_dir)
 
     def _loggers(self) -> list[Logger]:
         cfg = self._cfg()
@@ -282,7 +321,7 @@ class FERLightningCLI(LightningCLI):
             kwargs["logger"] = False  # no run directory to log into (fer_lightning.build)
         elif trainer_cfg.get("logger") in (None, True):
             if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
-                make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
+                self._create_run_dir()
             kwargs["logger"] = self._loggers()
         if trainer_cfg.get("enable_progress_bar") is not False:
             callbacks = trainer_cfg.get("callbacks") or []
@@ -293,9 +332,12 @@ class FERLightningCLI(LightningCLI):
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
         kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
+        if not trainer_cfg.get("plugins"):  # a half-written checkpoint never takes a real name
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         if self.run_dir is not None:
             kwargs.setdefault("default_root_dir", str(self.run_dir))
         trainer = super().instantiate_trainer(**kwargs)
+        distributed.bound_collectives(trainer.strategy, self._cfg().get("ddp_timeout"))
         if rank_zero_only.rank == 0:  # said once the Trainer accepted its settings
             log.info("precision: %s", precision_note)
         return trainer

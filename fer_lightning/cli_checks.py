@@ -285,6 +285,12 @@ class RemoveOnFailure:
         # (runs/<experiment>/, runs/); none without a run directory.
         self.created = missing_dirs(run_dir) if run_dir is not None else []
 
+    def claimed(self, run_dir: Path) -> None:
+        """The run directory was created under another name (``-1``: its first name was taken
+        by another command meanwhile, which must not lose it)."""
+        self.run_dir = run_dir
+        self.created = [run_dir, *self.created[1:]] if self.created else []
+
     def clean(self, error: BaseException, data_loaded: bool) -> None:
         if data_loaded or not isinstance(error, FERUserError) or not self.created:
             return

@@ -10,10 +10,20 @@ safe, and the result equals a single-process evaluation.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from lightning.fabric.plugins.collectives.torch_collective import default_pg_timeout
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.strategies import DDPStrategy
 from torch.utils.data import Dataset
+
+from fer_lightning.errors import FERUserError
+
+#: How long a process waits in one collective (all_reduce, all_gather, barrier) for the others
+#: before the run stops, by default. torch's own default is 30 minutes; no step of a FER run
+#: keeps the other processes waiting that long (the longest is rank 0 writing the test report).
+DEFAULT_TIMEOUT_S = 600
 
 
 def eval_sampler(trainer: Any, dataset: Dataset) -> UnrepeatedDistributedSampler | None:
@@ -23,4 +33,39 @@ def eval_sampler(trainer: Any, dataset: Dataset) -> UnrepeatedDistributedSampler
         return None
     return UnrepeatedDistributedSampler(
         dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+    )
+
+
+def bound_collectives(strategy: Any, seconds: float | None) -> None:
+    """Make every collective of ``strategy`` give up after ``seconds`` (default
+    :data:`DEFAULT_TIMEOUT_S`) instead of hanging: the processes stop with an error that
+    :func:`collective_timeout` turns into one sentence. A timeout the user set on the strategy
+    itself is kept.
+
+    Relies on ``DDPStrategy._timeout`` (Lightning 2.x), read when the process group starts,
+    which is after the Trainer is built; a strategy given as a string ("ddp", "ddp_spawn")
+    or chosen by "auto" has no other way in."""
+    if not isinstance(strategy, DDPStrategy):
+        return
+    if seconds is not None:
+        strategy._timeout = timedelta(seconds=seconds)
+    elif strategy._timeout in (None, default_pg_timeout):
+        strategy._timeout = timedelta(seconds=DEFAULT_TIMEOUT_S)
+
+
+def collective_timeout(err: BaseException, seconds: float | None) -> FERUserError | None:
+    """The sentence for a collective that waited past its timeout (gloo: "Timed out waiting",
+    "Connection closed by peer" when the other process gave up first; NCCL: "Watchdog caught
+    collective operation timeout"), else None."""
+    text = str(err)
+    markers = ("Timed out", "timed out", "Connection closed by peer", "Watchdog caught")
+    if not isinstance(err, RuntimeError) or not any(m in text for m in markers):
+        return None
+    limit = int(seconds if seconds is not None else DEFAULT_TIMEOUT_S)
+    return FERUserError(
+        f"a training process waited more than {limit} s for the others in a collective "
+        "operation (all_reduce/all_gather/barrier) and the run stopped: one process is stuck "
+        "or died, or the processes reached different collectives; resume from the run's "
+        f"last.ckpt with --ckpt_path last, or raise --ddp_timeout (now {limit} s) if one step "
+        "legitimately takes longer"
     )

@@ -14,19 +14,33 @@ from fer_lightning.errors import FERUserError
 ENV = "FER_EXPERIMENTS_DIR"
 
 
-def experiments_dir() -> Path:
-    """``$FER_EXPERIMENTS_DIR``, else ``./experiments``, else the one next to the package."""
+PACKAGED = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def experiment_dirs() -> list[Path]:
+    """Where experiments are looked for, later folders first in a clash of names:
+    ``$FER_EXPERIMENTS_DIR`` alone when set; else the packaged ``experiments/`` and then
+    ``./experiments`` (a user's own, which add to the packaged ones and may replace one by
+    giving its name, but never hide the others)."""
     if os.environ.get(ENV):
-        return Path(os.environ[ENV])
+        return [Path(os.environ[ENV])]
     local = Path("experiments")
-    if local.is_dir():
-        return local
-    return Path(__file__).resolve().parent.parent / "experiments"
+    if local.is_dir() and local.resolve() != PACKAGED.resolve():
+        return [PACKAGED, local]
+    return [PACKAGED]
+
+
+def experiments_dir() -> Path:
+    """The folder a new experiment of the user's goes to: the last of :func:`experiment_dirs`."""
+    return experiment_dirs()[-1]
 
 
 def list_experiments() -> dict[str, Path]:
-    folder = experiments_dir()
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+    found: dict[str, Path] = {}
+    for folder in experiment_dirs():
+        if folder.is_dir():
+            found.update({p.stem: p for p in sorted(folder.glob("*.yaml"))})
+    return dict(sorted(found.items()))
 
 
 def describe(path: Path) -> str:
@@ -46,8 +60,9 @@ def resolve(name: str) -> Path:
         return known[name]
     if name.endswith((".yaml", ".yml")) and Path(name).is_file():
         return Path(name)
-    listing = ", ".join(known) or f"(none in {experiments_dir()})"
-    raise FERUserError(f"unknown experiment '{name}'; known: {listing}")
+    where = " and ".join(str(d) for d in experiment_dirs())
+    listing = ", ".join(known) or "none"
+    raise FERUserError(f"unknown experiment '{name}' (looked in {where}); known: {listing}")
 
 
 def load_config(path: Path) -> dict[str, Any]:

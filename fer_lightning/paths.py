@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
+
+from fer_lightning.errors import FERUserError
 
 DATA_ENV = "FER_DATA_DIR"
 CACHE_ENV = "FER_CACHE_DIR"
@@ -28,3 +31,43 @@ def cache_dir() -> Path:
 def runs_root() -> Path:
     """Where run directories are created: ``$FER_RUNS_DIR`` or ``./runs``."""
     return Path(os.environ.get(RUNS_ENV) or "runs").expanduser()
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` unchanged if it is a plain name that stays in the folder it is put in (no
+    separator, not ``.`` or ``..``, not empty); else one sentence naming ``what`` it is.
+    Every name that becomes part of a path (experiment, run, sweep, published result) is
+    checked here."""
+    text = str(name)
+    if text in ("", ".", "..") or any(c in text for c in "/\\\0"):
+        raise FERUserError(
+            f"{what} '{text}' is not a plain name: a name may not be empty, '.' or '..', or "
+            "hold '/' or '\\', since it becomes a folder name (use letters, digits, '-', '_', "
+            "'.')"
+        )
+    return text
+
+
+def is_one_of(path: Path, others: Iterable[Path]) -> Path | None:
+    """The first of ``others`` that is the same file as ``path`` (links and ``..`` resolved),
+    if ``path`` exists; else None."""
+    if not path.exists():
+        return None
+    for other in others:
+        try:
+            if other.exists() and os.path.samefile(path, other):
+                return other
+        except OSError:
+            continue
+    return None
+
+
+def refuse_overwriting(out: Path, inputs: Iterable[Path], option: str) -> None:
+    """A command never writes over what it reads: ``out`` (given as ``option``) must not be
+    one of its ``inputs``. Checked before anything is opened for writing."""
+    same = is_one_of(out, inputs)
+    if same is not None:
+        raise FERUserError(
+            f"{option} {out} is also an input of this command ({same}); writing it would "
+            "destroy the input: name another file"
+        )

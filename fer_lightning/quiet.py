@@ -27,6 +27,9 @@ def hide_lightning_tips() -> None:
     """Idempotent: the filter is installed once per logger. Also hides the model summary's
     warning that its size estimate assumes fp32 under bf16 (the parameters are fp32 anyway)."""
     warnings.filterwarnings("ignore", message="Precision .* is not supported by the model summary")
+    # Under DDP Lightning advises sync_dist for every epoch value; ours are reduced already, in
+    # a hook every process runs (FERClassifier._log_epoch_metrics says why not sync_dist).
+    warnings.filterwarnings("ignore", message=r"It is recommended to use `self\.log\(")
     for name in _LIGHTNING_INFO_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoTips) for f in logger.filters):

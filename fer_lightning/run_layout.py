@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.paths import RUNS_ENV, runs_root
+from fer_lightning.paths import RUNS_ENV, check_name, runs_root
 
 # ------------------------------------------------------------------------- file names
 CONFIG_YAML = "config.yaml"
@@ -72,6 +72,7 @@ def stamp() -> str:
 
 
 def _base(experiment: str, kind: str | None) -> Path:
+    check_name(experiment, "the experiment name")
     return runs_root() / experiment / (f"{stamp()}-{kind}" if kind else stamp())
 
 
@@ -129,7 +130,7 @@ def group_dir(experiment: str, kind: str) -> contextlib.AbstractContextManager[P
 
 def sweep_dir(name: str) -> contextlib.AbstractContextManager[Path]:
     """A new ``sweeps/<name>/<stamp>`` directory, created at once (see :func:`group_dir`)."""
-    return _claimed(runs_root() / SWEEPS / name / stamp())
+    return _claimed(runs_root() / SWEEPS / check_name(name, "the sweep name") / stamp())
 
 
 def fold_dir(cv_dir: Path, fold: int) -> Path:
@@ -152,7 +153,7 @@ def sweep_run_dir(out_dir: Path, index: int, label: str) -> Path:
 # ------------------------------------------------------------------------- finding
 def latest_run(experiment: str) -> Path | None:
     """The newest run directory of ``experiment`` that has a checkpoint to resume from."""
-    base = runs_root() / experiment
+    base = runs_root() / check_name(experiment, "the experiment name")
     runs = sorted(p for p in base.glob("*") if last_checkpoint(p).exists())
     return runs[-1] if runs else None
 
@@ -248,7 +249,20 @@ def check_run_dir(run_dir: Path, explicit: bool) -> None:
             return
 
 
+def claim_run_dir(run_dir: Path) -> Path:
+    """Create the fresh run directory :func:`new_run_dir` named, or ``-1``, ``-2``, ... when
+    another command created it since (two fits started in the same second): ``mkdir`` is
+    atomic, so two commands never share one. Returns the directory this call created."""
+    try:
+        return _claim(run_dir)
+    except OSError as err:
+        raise FERUserError(
+            f"cannot create {_where(run_dir, False)}: {err.strerror or err}"
+        ) from None
+
+
 def make_run_dir(run_dir: Path, explicit: bool) -> None:
+    """Create a run directory that may exist already (``--run_dir``, a resumed run)."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:

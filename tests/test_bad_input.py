@@ -222,6 +222,19 @@ CASES = [
         ],
         ["{empty_dir}/rafdb/basic/", "list_patition_label.txt", "Image/aligned"],
     ),
+    # A name is a name: none leaves the runs folder (siblings in tests/test_names.py).
+    Case("--experiment ../../x", [*FIT, "--experiment=../../x"], ["--experiment", "'../../x'"]),
+    Case("--experiment /abs", [*FIT, "--experiment=/tmp/x"], ["--experiment", "'/tmp/x'"]),
+    Case(
+        "experiment key",
+        [*FIT, "--config={escaping_config}"],
+        ["experiment key", "'../escaped'", "plain name"],
+    ),
+    Case(
+        "no optimizer",
+        ["fit", "--config={no_optimizer}", "--data.data_dir={data}", "--data.num_workers=0"],
+        ["fit needs an optimizer", "{no_optimizer}", "--optimizer=Adam"],
+    ),
 ]
 
 
@@ -246,6 +259,11 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (tmp / "typo_data.yaml").write_text("data:\n  init_args:\n    meen: 0.5\n")
     (tmp / "typo_trainer.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (tmp / "broken.yaml").write_text("data: [1, 2\n  x: {\n")
+    (tmp / "escaping.yaml").write_text("experiment: ../escaped\n")
+    no_optimizer = yaml.safe_load((REPO / "experiments" / "baseline_fer2013.yaml").read_text())
+    no_optimizer.pop("optimizer")
+    no_optimizer.pop("lr_scheduler", None)
+    (tmp / "no_optimizer.yaml").write_text(yaml.safe_dump(no_optimizer))
     if os.geteuid() == 0:  # root writes anywhere a folder is; /proc takes no new folders
         unwritable = "/proc/fer-lightning-runs"
     else:
@@ -263,6 +281,8 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "typo_data": str(tmp / "typo_data.yaml"),
         "typo_trainer": str(tmp / "typo_trainer.yaml"),
         "broken": str(tmp / "broken.yaml"),
+        "escaping_config": str(tmp / "escaping.yaml"),
+        "no_optimizer": str(tmp / "no_optimizer.yaml"),
         "unwritable": unwritable,
         "runs": str(tmp / "runs"),
         "cache": str(tmp / "cache"),

@@ -78,3 +78,57 @@ def test_shipped_model_answers_about_and_matches_its_published_result() -> None:
         for s in published
     ), "the shipped model's test accuracy is not that of any run in results/"
     assert main(["recognize", "--about"]) == 0
+
+
+def _retouched(bundle: Path, out: Path, **data: object) -> Path:
+    """A copy of ``bundle`` whose data metadata says ``data`` (the weights unchanged)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(bundle), framework="pt") as fh:
+        meta = dict(fh.metadata())
+        weights = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    meta["data"] = json.dumps({**json.loads(meta["data"]), **data})
+    save_file(weights, str(out), metadata=meta)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"image_size": 64}, "1 x 64 px inputs but the model was built for 1 x 48 px"),
+        ({"channels": 3}, "3 x 48 px inputs but the model was built for 1 x 48 px"),
+        ({"channels": 2}, "channels is 2; a model takes 1 (grey) or 3 (RGB)"),
+        ({"mean": "abc"}, "mean is 'abc'; it must be a number"),
+        ({"std": 0}, "std is 0; a standard deviation must be above 0"),
+        ({"std": [0.5, 0.5]}, "std has 2 values for 1 channel(s)"),
+        ({"image_size": "x"}, "image_size is 'x'; it must be a whole number"),
+    ],
+)
+def test_bundle_metadata_that_does_not_fit_its_weights_is_one_sentence(
+    run: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    data: dict,
+    says: str,
+) -> None:
+    """Checked when the bundle loads (every loader: recognize, export, explain), before a
+    shape error or NaN probabilities reach the user."""
+    good = bundled.bundle(*run, tmp_path / "m.safetensors")
+    bad = _retouched(good, tmp_path / "bad.safetensors", **data)
+    from PIL import Image
+
+    face = tmp_path / "face.png"
+    Image.new("L", (48, 48), 128).save(face)
+    capsys.readouterr()
+    for argv in (
+        ["recognize", "--no-detect", "--ckpt", str(bad), str(face)],
+        ["export", "--ckpt", str(bad), "--out", str(tmp_path / "m.onnx")],
+    ):
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "Traceback" not in err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("fer-lightning: error: "), err
+        assert str(bad) in lines[0] and says in lines[0]
+    assert not (tmp_path / "m.onnx").exists()

@@ -167,8 +167,9 @@ def test_cv_runs_every_fold_and_reports_mean_and_std(
     assert summary["test_acc_mean"] == pytest.approx(np.mean(accs))
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
     for fold in summary["folds"]:
-        assert (Path(fold["run_dir"]) / "config.yaml").is_file()
-        assert "fold: " + str(fold["fold"]) in (Path(fold["run_dir"]) / "config.yaml").read_text()
+        assert fold["run_dir"] == f"fold{fold['fold']}", "relative: true on any machine"
+        config = summary_path.parent / fold["run_dir"] / "config.yaml"
+        assert "fold: " + str(fold["fold"]) in config.read_text()
     assert "over 2 folds" in capsys.readouterr().out
 
 

@@ -1,5 +1,8 @@
-"""Two-process DDP on CPU (gloo): the metrics equal a single-process evaluation of the same
-weights on the same data, and only rank 0 writes the run directory."""
+"""Two-process DDP on CPU (gloo), with the settings users get (the progress bar on: it reads the
+metrics on rank 0 only, which once made the processes wait in different collectives): the
+metrics equal a single-process evaluation of the same weights on the same data, only rank 0
+writes the run directory, and a collective that only some processes reach stops the run with
+one sentence instead of hanging."""
 
 from __future__ import annotations
 
@@ -27,7 +30,6 @@ COMMON = [
     "baseline_fer2013",
     "--data.batch_size=4",
     "--data.num_workers=0",
-    "--trainer.enable_progress_bar=false",
 ]
 
 LAUNCHERS = {
@@ -78,6 +80,7 @@ def test_two_process_ddp_metrics_equal_single_process(
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Epoch 0/0" in proc.stdout + proc.stderr, "the progress bar was shown"
 
     # Only rank 0 wrote: one run directory, one W&B run, one config.
     runs = sorted((Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir())
@@ -111,3 +114,31 @@ def test_two_process_ddp_metrics_equal_single_process(
     assert _epoch0(run, "val/f1_macro") == pytest.approx(
         single.trainer.callback_metrics["val/f1_macro"].item(), abs=1e-6
     )
+
+
+def test_a_collective_only_one_process_reaches_stops_the_run_with_one_sentence(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    """Rank 0 alone enters an all_reduce after the first validation (tests/helpers/planted.py):
+    both processes give up after --ddp_timeout and the run exits non-zero with one sentence."""
+    root = tmp_path / "data"
+    write_fer2013_folder(root, per_class=PER_CLASS)
+    cmd = [
+        *LAUNCHERS["lightning"],
+        "fit",
+        *COMMON,
+        f"--data.data_dir={root}",
+        "--trainer.max_epochs=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        # long enough for the second process to start on a loaded 2-core machine
+        "--ddp_timeout=90",
+        "--trainer.callbacks+=tests.helpers.planted.RankZeroCollective",
+    ]
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("fer-lightning: error")]
+    assert errors and "waited more than 90 s for the others" in errors[0], proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr

@@ -116,7 +116,7 @@ def test_experiment_trains_and_validates_one_step(
         assert model.num_parameters() == PARAMETERS[name]
     assert trainer.global_step == 1  # one optimizer step
     assert trainer.fit_loop.epoch_loop.val_loop.batch_progress.total.completed == 1
-    assert math.isfinite(float(trainer.callback_metrics["train/loss"]))
+    assert math.isfinite(float(trainer.callback_metrics["train/loss_epoch"]))
     assert math.isfinite(float(trainer.callback_metrics["val/loss"]))
     size = cli.datamodule.image_size
     assert model.hparams.image_size == size == config(name)["data"]["init_args"]["image_size"]

@@ -373,3 +373,50 @@ def test_faces_take_the_colour_of_the_training_images(class_path: str | None, co
     first = ((255 if color == "rgb" else 76) / 255 - 0.5) / 0.25
     assert x[0, 0, 0, 0].item() == pytest.approx(first, abs=1e-5)
     assert (x[0, 1] != x[0, 0]).all() == (color == "rgb")
+
+
+def test_out_over_an_input_is_refused_and_the_input_kept(
+    ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    photo = save(tmp_path / "photo.png", np.asarray(Image.open(ASTRONAUT).convert("RGB")))
+    before = photo.read_bytes()
+    for out in (photo, tmp_path / "." / "photo.png", ckpt):
+        rc, records, errors = recognize(capsys, "--ckpt", str(ckpt), "--out", str(out), str(photo))
+        assert rc == 2 and not records
+    assert photo.read_bytes() == before
+    assert ckpt.stat().st_size > 0
+
+
+def test_annotating_into_the_inputs_folder_writes_beside_them(
+    ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    photos = [save(tmp_path / name, rgb) for name in ("a.png", "a-annotated.png")]
+    before = [p.read_bytes() for p in photos]
+    rc, records, errors = recognize(
+        capsys, "--ckpt", str(ckpt), "--annotate", str(tmp_path), *map(str, photos)
+    )
+    assert rc == 0 and not errors and len(records) == 2
+    assert [p.read_bytes() for p in photos] == before, "the inputs are untouched"
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "a-annotated-1.png",
+        "a-annotated-annotated.png",
+        "a-annotated.png",
+        "a.png",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--scale-factor", "1.0", "--scale-factor 1.0: the face detector needs above 1.0"),
+        ("--scale-factor", "0.5", "--scale-factor 0.5"),
+        ("--min-neighbors", "-3", "--min-neighbors -3: the face detector needs 0 or more"),
+        ("--min-face", "0", "--min-face 0"),
+    ],
+)
+def test_detector_options_out_of_range_are_one_sentence(
+    ckpt: Path, capsys: pytest.CaptureFixture, option: str, value: str, says: str
+) -> None:
+    rc, records, errors = recognize(capsys, "--ckpt", str(ckpt), option, value, str(ASTRONAUT))
+    assert rc == 2 and records == [] and len(errors) == 1 and says in errors[0]

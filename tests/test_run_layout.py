@@ -116,3 +116,41 @@ def test_checkpoints_lead_back_to_their_run(tmp_path: Path) -> None:
 def test_a_folder_without_config_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(FERUserError, match="is not a run directory: it has no config.yaml"):
         run_layout.run_config(tmp_path)
+
+
+def test_a_fit_whose_directory_another_fit_took_meanwhile_gets_the_next_name(
+    frozen: str, fer_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two fits started in the same second: the second names the same directory, the first
+    creates it before the second does. The second must not take it for its own (a resume)."""
+    from fer_lightning.cli import run_cli
+
+    named = run_layout.new_run_dir
+
+    def named_then_taken(experiment: str, kind: str | None = None) -> Path:
+        path = named(experiment, kind)
+        path.mkdir(parents=True)  # the other fit, started in the same second, created it
+        (path / run_layout.COMMAND_TXT).write_text("the other fit\n")
+        return path
+
+    monkeypatch.setattr(run_layout, "new_run_dir", named_then_taken)
+    cli = run_cli(
+        [
+            "fit",
+            "--exp=baseline_fer2013",
+            f"--data.data_dir={fer_folder}",
+            "--data.batch_size=8",
+            "--data.num_workers=0",
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=1",
+            "--trainer.limit_val_batches=1",
+            "--test_after_fit=false",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    other = _root() / "baseline_fer2013" / frozen
+    assert cli.run_dir == other.with_name(f"{frozen}-1")
+    assert os.listdir(other) == [run_layout.COMMAND_TXT], "the other fit's folder is untouched"
+    assert (other / run_layout.COMMAND_TXT).read_text() == "the other fit\n"
+    assert run_layout.last_checkpoint(cli.run_dir).is_file()
+    assert Path(cli.trainer.log_dir) == cli.run_dir

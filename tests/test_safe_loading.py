@@ -195,3 +195,22 @@ def test_pretrained_weight_files_load_weights_only(
     message = str(info.value)
     assert str(target) in message and "\n" not in message and "Weights only load failed" in message
     assert not marker.exists(), "loading the weight file ran code"
+
+
+def test_resuming_last_finds_a_tampered_last_ckpt_and_says_so_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture, fer_folder: Path
+) -> None:
+    """``--ckpt_path last`` gets the checks a checkpoint path given directly gets."""
+    import os
+
+    run = Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013" / "20250101-000000"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("model: {}\n")
+    torch.save({"hyper_parameters": Payload(tmp_path / "marker")}, run / "checkpoints/last.ckpt")
+    capsys.readouterr()
+    argv = ["fit", "--exp", "baseline_fer2013", f"--data.data_dir={fer_folder}", "--ckpt_path"]
+    assert main([*argv, "last"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and "weights_only" not in err, err
+    assert str(run / "checkpoints" / "last.ckpt") in err and "was refused" in err
+    assert not (tmp_path / "marker").exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import about, bundle, default_path
+from fer_lightning.paths import refuse_overwriting
 from fer_lightning.run_layout import best_checkpoint
 
 
@@ -25,9 +26,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.run_dir.is_dir():
         raise FERUserError(f"{args.run_dir}: no such run directory")
-    out = bundle(
-        args.run_dir, args.ckpt or best_checkpoint(args.run_dir), args.out or default_path()
-    )
+    ckpt = args.ckpt or best_checkpoint(args.run_dir)
+    out = args.out or default_path()
+    refuse_overwriting(out, [ckpt, *args.run_dir.iterdir()], "--out")
+    out = bundle(args.run_dir, ckpt, out)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     print(about(out))
     return 0

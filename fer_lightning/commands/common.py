@@ -32,7 +32,9 @@ def experiment_path(args: argparse.Namespace) -> Path:
 
 def fit_and_test(path: Path, experiment: str, extra: list[str], run_dir: Path) -> dict[str, Any]:
     """One ``fit`` of the experiment in ``run_dir``, then the test of its best checkpoint:
-    its test accuracy and macro F1."""
+    its test accuracy and macro F1. ``run_dir`` is recorded by its name, relative to the
+    cv/seeds directory holding it: the record stays true when the folder is published or
+    moved to another machine."""
     from fer_lightning.cli import run_cli
 
     args = [
@@ -48,7 +50,7 @@ def fit_and_test(path: Path, experiment: str, extra: list[str], run_dir: Path) -
     if "test/acc" not in metrics:
         raise FERUserError(f"{run_dir} ended without a test accuracy")
     return {
-        "run_dir": str(run_dir),
+        "run_dir": run_dir.name,
         "test_acc": float(metrics["test/acc"]),
         "test_f1_macro": float(metrics.get("test/f1_macro", float("nan"))),
     }

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from fer_lightning.evaluation.compare import comparison_markdown, find_runs, load_rows
+from fer_lightning.paths import refuse_overwriting
 
 
 def main(argv: list[str]) -> int:
@@ -17,7 +18,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("runs", nargs="+", help="run directories or folders holding them")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
-    table = comparison_markdown(load_rows(find_runs(args.runs)))
+    runs = find_runs(args.runs)
+    if args.out:  # a run's own files are what the table is made from
+        refuse_overwriting(args.out, [f for run in runs for f in Path(run).iterdir()], "--out")
+    table = comparison_markdown(load_rows(runs))
     print(table, end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.compare import same_test_set
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.summary import git_commit, read_summary
+from fer_lightning.paths import check_name
 
 
 def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predictions:
@@ -72,6 +73,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--name", default="ensemble", help="experiment name (default ensemble)")
     parser.add_argument("--out", type=Path, help="default runs/<name>/<timestamp>")
     args = parser.parse_args(argv)
+    check_name(args.name, "--name")
     runs: list[Path] = list(dict.fromkeys(args.runs))
     if len(runs) < 2:
         raise FERUserError(f"an ensemble needs at least two different runs, got {len(runs)}")

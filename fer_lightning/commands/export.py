@@ -16,6 +16,7 @@ import torch
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import load_any
 from fer_lightning.inference.export import export_onnx, max_difference
+from fer_lightning.paths import refuse_overwriting
 
 log = logging.getLogger("fer_lightning")
 
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.ckpt is not None:
+        refuse_overwriting(args.out, [args.ckpt], "--out")
     loaded = load_any(args.ckpt)
     log.info("model %s", loaded.describe())
     export_onnx(loaded, args.out, opset=args.opset)

@@ -33,6 +33,7 @@ from fer_lightning.inference.media import (
     read_video,
 )
 from fer_lightning.inference.recognizer import Face, Recognizer, annotate
+from fer_lightning.paths import is_one_of, refuse_overwriting
 
 log = logging.getLogger("fer_lightning")
 
@@ -147,9 +148,11 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 class Annotator:
     """Writes annotated copies under one folder, never two inputs to the same name."""
 
-    def __init__(self, folder: Path, class_names: list[str]) -> None:
+    def __init__(self, folder: Path, class_names: list[str], inputs: list[Path]) -> None:
         self.folder = folder
         self.class_names = class_names
+        #: never written over: an annotated copy in an input's own folder gets a new name
+        self.inputs = inputs
         self.used: set[str] = set()
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -161,8 +164,10 @@ class Annotator:
         suffix = file.suffix.lower() if frame is None and file.suffix else ".jpg"
         if suffix not in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"):
             suffix = ".png"
+        if is_one_of(self.folder / f"{stem}{suffix}", self.inputs) is not None:
+            stem = f"{stem}-annotated"  # beside the input, never over it
         name, n = f"{stem}{suffix}", 1
-        while name in self.used:
+        while name in self.used or is_one_of(self.folder / name, self.inputs) is not None:
             name, n = f"{stem}-{n}{suffix}", n + 1
         self.used.add(name)
         return self.folder / name
@@ -210,12 +215,16 @@ def main(argv: list[str]) -> int:
             )
         )
     recognizer = Recognizer(loaded, detector, margin=args.margin)
-    annotator = Annotator(args.annotate, loaded.class_names) if args.annotate else None
+    items = list(expand_inputs(args.paths))
+    inputs = [item for item in items if isinstance(item, Path)]
+    if args.out is not None:
+        refuse_overwriting(args.out, [*inputs, *([args.ckpt] if args.ckpt else [])], "--out")
+    annotator = Annotator(args.annotate, loaded.class_names, inputs) if args.annotate else None
 
     counts = {"inputs": 0, "failed": 0, "frames": 0, "faces": 0, "no_face": 0}
     with _output(args.out) as stream:
         writer = RecordWriter(stream, args.format, loaded.class_names)
-        for item in expand_inputs(args.paths):
+        for item in items:
             counts["inputs"] += 1
             try:
                 if isinstance(item, FERUserError):

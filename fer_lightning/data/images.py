@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from fer_lightning.bitdepth import to_8bit
 from fer_lightning.errors import DataError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -57,7 +58,7 @@ def decode(path: Path, mode: str, size: tuple[int, int] | None, dataset: str = "
     """
     try:
         with Image.open(path) as img:
-            arr = np.asarray(img.convert(mode))
+            arr = np.asarray(to_8bit(img, mode))
     except (OSError, UnidentifiedImageError, ValueError) as err:
         raise DataError(f"{path}: unreadable image ({err})") from None
     if size is not None and (arr.shape[1], arr.shape[0]) != size:

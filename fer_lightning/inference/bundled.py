@@ -125,13 +125,11 @@ def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -
         raise FERUserError(f"{path}: its weights do not fit its model ({err})") from None
     model.eval().to(device)
     data = meta["data"]
-    preprocessing = Preprocessing(
-        image_size=int(data["image_size"]),
-        channels=int(data["channels"]),
-        mean=tuple(data["mean"]) if isinstance(data["mean"], list) else float(data["mean"]),
-        std=tuple(data["std"]) if isinstance(data["std"], list) else float(data["std"]),
-        color=data.get("color", "gray"),
-        source=str(path),
+    missing = [k for k in PREPROCESSING_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise FERUserError(f"{path}: its metadata has no data setting {missing[0]}")
+    preprocessing = Preprocessing.from_data_args(
+        {**data, "color": data.get("color", "gray")}, source=str(path)
     )
     experiment = meta["provenance"].get("experiment")
     return LoadedModel(model, list(model.class_names), preprocessing, path, experiment)

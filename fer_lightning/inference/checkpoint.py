@@ -45,6 +45,36 @@ class LoadedModel:
     path: Path
     experiment: str | None = None  # known for a bundled model (its provenance)
 
+    def __post_init__(self) -> None:
+        """Every loader's result is checked here: the data settings must describe inputs the
+        weights take (a bundle's or checkpoint's metadata can be edited apart from them)."""
+        p, hp = self.preprocessing, self.model.hparams
+        where = f"{self.path}: its data settings ({p.source})"
+        if (p.channels, p.image_size) != (hp.in_chans, hp.image_size):
+            raise FERUserError(
+                f"{where} say {p.channels} x {p.image_size} px inputs but the model was built "
+                f"for {hp.in_chans} x {hp.image_size} px"
+            )
+        probe = torch.zeros(1, p.channels, p.image_size, p.image_size, device=self.device)
+        try:
+            with torch.no_grad():
+                out = self.model(probe)
+        except RuntimeError as err:
+            detail = " ".join(str(err).split())[:200]
+            raise FERUserError(
+                f"{where} say {p.channels} x {p.image_size} px inputs, which its weights do not "
+                f"take ({detail})"
+            ) from None
+        if tuple(out.shape) != (1, len(self.class_names)):
+            raise FERUserError(
+                f"{self.path}: the model gives {tuple(out.shape)[1:]} outputs for "
+                f"{len(self.class_names)} class names"
+            )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
     def describe(self) -> str:
         p = self.preprocessing
         of = f" (experiment {self.experiment})" if self.experiment else ""
@@ -139,15 +169,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         ) from None
     model.eval().to(device)
     preprocessing = preprocessing_of(path, ckpt)
-    if (preprocessing.image_size, preprocessing.channels) != (
-        model.hparams.image_size,
-        model.hparams.in_chans,
-    ):
-        raise FERUserError(
-            f"checkpoint {path}: the model expects {model.hparams.in_chans} x "
-            f"{model.hparams.image_size} px inputs but its data settings ({preprocessing.source}) "
-            f"say {preprocessing.channels} x {preprocessing.image_size} px"
-        )
     return LoadedModel(model, list(model.class_names), preprocessing, path)
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_lightning.errors import FERUserError
+
 CASCADE = "haarcascade_frontalface_default.xml"
 
 
@@ -48,6 +50,19 @@ class DetectorSettings:
     #: Detection runs on a copy whose longer side is at most this (speed on large photos);
     #: boxes are scaled back to the original image.
     max_side: int = 1280
+
+    def __post_init__(self) -> None:
+        """Ranges OpenCV would otherwise meet with an assertion (a step of 1.0 or less) or
+        with nonsense (negative neighbours accept every candidate window as a face)."""
+        checks = [
+            ("--scale-factor", self.scale_factor, self.scale_factor > 1.0, "above 1.0, e.g. 1.1"),
+            ("--min-neighbors", self.min_neighbors, self.min_neighbors >= 0, "0 or more, e.g. 5"),
+            ("--min-face", self.min_size, self.min_size >= 1, "at least 1 pixel"),
+            ("--max-side", self.max_side, self.max_side >= 16, "at least 16 pixels"),
+        ]
+        for option, value, ok, valid in checks:
+            if not ok:
+                raise FERUserError(f"{option} {value}: the face detector needs {valid}")
 
 
 class FaceDetector:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fer_lightning.bitdepth import to_8bit
 from fer_lightning.errors import FERUserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -73,7 +74,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         with Image.open(path) as image:
             _check_pixels(path, image.width, image.height, max_pixels)
             upright = ImageOps.exif_transpose(image)
-            return np.asarray(upright.convert("RGB"))
+            return np.asarray(to_8bit(upright, "RGB"))
     except UnidentifiedImageError:
         raise FERUserError(f"{path} is not an image file that can be read") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data

@@ -7,6 +7,7 @@ handling, so a model sees at inference what it saw in validation and test.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,38 @@ def _number_or_tuple(value: Any) -> float | tuple[float, ...]:
     return float(value)
 
 
+def _setting(data: Mapping[str, Any], key: str, source: str) -> Any:
+    """One data setting of a checkpoint or bundle, parsed and checked: one sentence naming the
+    setting, its value and what is valid when it is not."""
+    value = data[key]
+
+    def bad(valid: str) -> FERUserError:
+        return FERUserError(f"{source}: its data setting {key} is {value!r}; {valid}")
+
+    if key in ("image_size", "channels"):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise bad("it must be a whole number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise bad("it must be a whole number") from None
+        if not number.is_integer() or number < 1:
+            raise bad("it must be a whole number of at least 1")
+        if key == "channels" and number not in (1, 3):
+            raise bad("a model takes 1 (grey) or 3 (RGB) channels")
+        return int(number)
+    try:
+        parsed = _number_or_tuple(value)
+    except (TypeError, ValueError):
+        raise bad("it must be a number or a list of numbers, one per channel") from None
+    values = parsed if isinstance(parsed, tuple) else (parsed,)
+    if not values or not all(math.isfinite(v) for v in values):
+        raise bad("it must be finite numbers")
+    if key == "std" and any(v <= 0 for v in values):
+        raise bad("a standard deviation must be above 0 (the input is divided by it)")
+    return parsed
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """How the model's inputs were made in evaluation."""
@@ -59,14 +92,20 @@ class Preprocessing:
     @classmethod
     def from_data_args(cls, data: Mapping[str, Any], source: str) -> Preprocessing:
         """From a datamodule's init arguments (checkpoint hyper-parameters or config.yaml)."""
-        return cls(
-            image_size=int(data["image_size"]),
-            channels=int(data["channels"]),
-            mean=_number_or_tuple(data["mean"]),
-            std=_number_or_tuple(data["std"]),
-            color=_training_color(data.get("_class_path") or data.get("class_path")),
-            source=source,
+        color = data.get("color") or _training_color(
+            data.get("_class_path") or data.get("class_path")
         )
+        if color not in ("gray", "rgb"):
+            raise FERUserError(f"{source}: its data setting color is {color!r}; gray or rgb")
+        settings = {k: _setting(data, k, source) for k in ("image_size", "channels", "mean", "std")}
+        for key in ("mean", "std"):
+            value = settings[key]
+            if isinstance(value, tuple) and len(value) not in (1, settings["channels"]):
+                raise FERUserError(
+                    f"{source}: its data setting {key} has {len(value)} values for "
+                    f"{settings['channels']} channel(s); give one, or one per channel"
+                )
+        return cls(**settings, color=color, source=source)
 
     def to_training_color(self, rgb: np.ndarray) -> np.ndarray:
         """An RGB uint8 image in the colour the model was trained on."""

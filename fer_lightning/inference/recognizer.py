@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import torch
 
+from fer_lightning.errors import FERUserError
 from fer_lightning.inference.checkpoint import LoadedModel
 from fer_lightning.inference.detect import Box, FaceDetector
 
@@ -40,7 +41,14 @@ class Recognizer:
     def classify(self, faces: list[np.ndarray]) -> np.ndarray:
         """Softmax probabilities ``(N, classes)`` of face crops in the training colour."""
         x = self.loaded.preprocessing.to_tensor(faces).to(self.device)
-        return self.loaded.model(x).softmax(dim=-1).float().cpu().numpy()
+        probs = self.loaded.model(x).softmax(dim=-1).float().cpu().numpy()
+        if not np.isfinite(probs).all():
+            raise FERUserError(
+                f"the model {self.loaded.path} gave non-finite probabilities (NaN or inf) for "
+                f"{int((~np.isfinite(probs).all(axis=1)).sum())} of {len(probs)} face(s): its "
+                "weights or data settings are broken"
+            )
+        return probs
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         height, width = rgb.shape[:2]

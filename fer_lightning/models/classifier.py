@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -49,6 +49,12 @@ def _metrics(num_classes: int, per_class: bool) -> MetricCollection:
             "confusion": MulticlassConfusionMatrix(num_classes),
         }
     return MetricCollection(metrics)
+
+
+def _stage_losses() -> nn.ModuleDict:
+    """Each stage's mean loss over the epoch, weighted by batch size (over all DDP processes:
+    the global mean, computed in the same hook as the other metrics)."""
+    return nn.ModuleDict({f"{stage}_": MeanMetric() for stage in STAGES})
 
 
 def _stage_metrics(num_classes: int) -> nn.ModuleDict:
@@ -140,6 +146,7 @@ class FERClassifier(L.LightningModule):
         # Filled from the datamodule at fit time and saved with the checkpoint.
         self.register_buffer("loss_weight", torch.ones(num_classes))
         self.metrics = _stage_metrics(num_classes)
+        self.losses = _stage_losses()
         self.confusion: dict[str, torch.Tensor] = {}
 
     # --------------------------------------------------------------------------- model
@@ -216,15 +223,9 @@ class FERClassifier(L.LightningModule):
                 aux_logits, y, weight=weight, label_smoothing=smoothing
             )
         self.metrics[f"{stage}_"].update(logits.detach().float(), y)  # bf16 under autocast
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=stage == "train",
-            on_epoch=True,
-            prog_bar=stage != "test",
-            sync_dist=True,  # the mean over all DDP processes (a no-op on one)
-            batch_size=len(y),
-        )
+        self.losses[f"{stage}_"].update(loss.detach().float(), weight=len(y))
+        if stage == "train":  # this process's own loss, for the progress bar and the curves
+            self.log("train/loss_step", loss.detach(), prog_bar=True, batch_size=len(y))
         return loss, logits
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -244,8 +245,20 @@ class FERClassifier(L.LightningModule):
 
     # ------------------------------------------------------------------------- metrics
     def _log_epoch_metrics(self, stage: str) -> None:
+        """Every epoch value is synchronised here, in a hook every DDP process runs at the same
+        point, and logged already reduced (no ``sync_dist``). A value Lightning reduces lazily
+        would be reduced where it is first read: on rank 0 that is the progress bar, which the
+        other processes do not have, so the processes would wait in different collectives."""
         values = self.metrics[f"{stage}_"].compute()  # torchmetrics syncs across processes here
         self.metrics[f"{stage}_"].reset()
+        loss = self.losses[f"{stage}_"].compute()
+        self.losses[f"{stage}_"].reset()
+        # train/loss_epoch beside the per-step train/loss_step, as Lightning names them.
+        self.log(
+            f"{stage}/loss_epoch" if stage == "train" else f"{stage}/loss",
+            loss,
+            prog_bar=stage != "test",
+        )
         self.log(f"{stage}/acc", values["acc"], prog_bar=stage != "test")
         logged: dict[str, torch.Tensor] = {f"{stage}/f1_macro": values["f1_macro"]}
         if "confusion" in values:

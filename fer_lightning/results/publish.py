@@ -18,6 +18,7 @@ from pathlib import Path
 from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.summary import read_summary
+from fer_lightning.paths import check_name
 from fer_lightning.run_layout import CV_JSON
 from fer_lightning.sweep_grid import load_sweep, read_rows, run_of
 
@@ -82,7 +83,8 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
     members = _sweep_runs(run_dir) if (run_dir / run_layout.RESULTS_CSV).is_file() else []
     first = folds[0] if is_cv and folds else members[0] if members else run_dir
     experiment = read_summary(first).get("experiment") or run_layout.experiment_of(run_dir)
-    dest = Path(root) / experiment / (name or run_dir.name)
+    where = f"the experiment field of {Path(first) / run_layout.SUMMARY_JSON}"
+    dest = Path(root) / check_name(experiment, where) / check_name(name or run_dir.name, "--name")
     if dest.exists():
         raise FERUserError(f"{dest} exists already; choose another --name")
     try:

@@ -21,6 +21,7 @@ from fer_lightning import experiments, hardware, run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import RESULTS
+from fer_lightning.results.verify import verified_summary, verified_sweep_row
 from fer_lightning.sweep_grid import Sweep, label, load_sweep, read_rows, run_of, short_value
 
 
@@ -57,8 +58,13 @@ class SweepResult:
     @cached_property
     def summaries(self) -> list[dict[str, Any]]:
         """The runs' ``summary.json`` (a diverged run has none)."""
-        paths = [self.run(r) / run_layout.SUMMARY_JSON for r in self.rows]
-        return [json.loads(p.read_text()) for p in paths if p.is_file()]
+        summaries = []
+        for row in self.rows:
+            run = self.run(row)
+            verified_sweep_row(self.path / run_layout.RESULTS_CSV, run, row)
+            if (run / run_layout.SUMMARY_JSON).is_file():
+                summaries.append(verified_summary(run))
+        return summaries
 
     @property
     def is_accuracy(self) -> bool:

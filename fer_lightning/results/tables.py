@@ -21,6 +21,7 @@ from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
 from fer_lightning.results.publish import RESULTS_DIR
 from fer_lightning.results.sweeps import SweepResult, load_sweeps, readme_line, sweep_table
+from fer_lightning.results.verify import verified_cv, verified_summary
 from fer_lightning.run_layout import CV_JSON, SUMMARY_JSON
 
 TABLES_MD = "tables.md"
@@ -64,15 +65,13 @@ def load_results(root: Path = RESULTS_DIR) -> list[Result]:
     found = []
     for entry in sorted(Path(root).glob("*/*")):
         if (entry / CV_JSON).is_file():
-            cv = json.loads((entry / CV_JSON).read_text())
+            cv = verified_cv(entry)
             first = run_layout.fold_dir(entry, 0)
             found.append(
-                Result(entry.parent.name, entry, _json(first / SUMMARY_JSON), _yaml(first), cv)
+                Result(entry.parent.name, entry, verified_summary(first), _yaml(first), cv)
             )
         elif (entry / SUMMARY_JSON).is_file():
-            found.append(
-                Result(entry.parent.name, entry, _json(entry / SUMMARY_JSON), _yaml(entry))
-            )
+            found.append(Result(entry.parent.name, entry, verified_summary(entry), _yaml(entry)))
     return found
 
 
