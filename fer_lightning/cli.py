@@ -40,6 +40,7 @@ from fer_lightning.cli_checks import (
     set_cli_args,
     user_error_of,
 )
+from fer_lightning.console import setup_logging
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
@@ -279,9 +280,9 @@ class FERLightningCLI(LightningCLI):
         The processes DDP launches later inherit the name this one got."""
         if not self._fresh_run_dir:
             make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
-            return
-        self.run_dir = run_layout.claim_run_dir(self.run_dir)
-        os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
+        else:
+            self.run_dir = run_layout.claim_run_dir(self.run_dir)
+            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
         self._remove_on_failure.claimed(self.run_dir)
 
     def _loggers(self) -> list[Logger]:
@@ -320,7 +321,7 @@ class FERLightningCLI(LightningCLI):
         if trainer_cfg.get("logger") in (None, True) and self.run_dir is None:
             kwargs["logger"] = False  # no run directory to log into (fer_lightning.build)
         elif trainer_cfg.get("logger") in (None, True):
-            if rank_zero_only.rank == 0:  # other DDP processes write nothing of the run
+            if distributed.first_process():  # the other processes write nothing of the run
                 self._create_run_dir()
             kwargs["logger"] = self._loggers()
         if trainer_cfg.get("enable_progress_bar") is not False:
@@ -410,25 +411,7 @@ def _expand_exp(args: list[str]) -> list[str]:
     return out
 
 
-class _CurrentStderr(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted: notebooks and pytest swap
-    it, and a handler holding the stream of an earlier call would write into a closed file."""
-
-    @property
-    def stream(self):  # noqa: ANN201
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # noqa: ANN001
-        pass
-
-
-def _setup_logging() -> None:
-    if not log.handlers:
-        handler = _CurrentStderr()
-        handler.setFormatter(logging.Formatter("[fer-lightning] %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+_setup_logging = setup_logging
 
 
 def run_cli(args: list[str]) -> FERLightningCLI:

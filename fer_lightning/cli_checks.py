@@ -283,13 +283,16 @@ class RemoveOnFailure:
         self.run_dir = run_dir
         # The directories this command would create: the run's and its missing parents
         # (runs/<experiment>/, runs/); none without a run directory.
-        self.created = missing_dirs(run_dir) if run_dir is not None else []
+        self._missing = missing_dirs(run_dir) if run_dir is not None else []
+        #: What this process created: nothing until it creates the run directory (the other
+        #: processes of a multi-node run name it too, and must never remove rank 0's).
+        self.created: list[Path] = []
 
     def claimed(self, run_dir: Path) -> None:
-        """The run directory was created under another name (``-1``: its first name was taken
-        by another command meanwhile, which must not lose it)."""
+        """This process created the run directory, perhaps under another name (``-1``: its
+        first name was taken by another command meanwhile, which must not lose it)."""
         self.run_dir = run_dir
-        self.created = [run_dir, *self.created[1:]] if self.created else []
+        self.created = [run_dir, *self._missing[1:]] if self._missing else []
 
     def clean(self, error: BaseException, data_loaded: bool) -> None:
         if data_loaded or not isinstance(error, FERUserError) or not self.created:

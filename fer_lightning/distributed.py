@@ -10,6 +10,7 @@ safe, and the result equals a single-process evaluation.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -69,3 +70,19 @@ def collective_timeout(err: BaseException, seconds: float | None) -> FERUserErro
         f"last.ckpt with --ckpt_path last, or raise --ddp_timeout (now {limit} s) if one step "
         "legitimately takes longer"
     )
+
+
+def first_process() -> bool:
+    """Whether this process will be global rank 0, known before the Trainer exists (Lightning
+    sets its own rank only while building it, and this process must decide beforehand whether
+    it creates the run directory). Launchers say it in the environment: ``RANK`` (torchrun),
+    ``NODE_RANK``/``LOCAL_RANK`` (Lightning's own launcher on each node, the processes it
+    starts), ``SLURM_PROCID`` (srun); nothing set: a single process."""
+    env = os.environ
+    if env.get("RANK"):
+        return int(env["RANK"]) == 0
+    if env.get("NODE_RANK") or env.get("LOCAL_RANK"):
+        return int(env.get("NODE_RANK") or 0) == 0 and int(env.get("LOCAL_RANK") or 0) == 0
+    if env.get("SLURM_PROCID"):
+        return int(env["SLURM_PROCID"]) == 0
+    return True

@@ -15,6 +15,7 @@ import importlib.util
 import sys
 
 from fer_lightning import commands, experiments
+from fer_lightning.console import setup_logging
 from fer_lightning.errors import FERUserError
 
 PROG = "fer-lightning"
@@ -28,7 +29,9 @@ LIGHTNING_SUBCOMMANDS: dict[str, str] = {
 }
 
 #: Subcommands answered here without importing torch or Lightning.
-LIGHT_SUBCOMMANDS = frozenset({"experiments"})
+#: Subcommands that start without Lightning (recognize imports torch only once its arguments
+#: are fine: --help and --about answer at once).
+LIGHT_SUBCOMMANDS = frozenset({"experiments", "recognize"})
 
 
 def _summary(module: str) -> str:
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             print(help_text())
             return 0
         if first in LIGHT_SUBCOMMANDS:
+            setup_logging()
             command = commands.resolve(first)
             assert command is not None
             return command(args[1:])

@@ -267,3 +267,27 @@ def test_googlenet_pretrained_keeps_torchvision_aux_heads_but_new_outputs(
     )
     torch.testing.assert_close(net.aux1.fc1.weight, reference.aux1.fc1.weight)
     assert net.aux1.fc2.out_features == 7 and net.aux2.fc2.out_features == 7
+
+
+def test_timm_pretrained_without_a_network_is_one_sentence_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without HF_HUB_OFFLINE and without a network, the hub is asked once (a TCP connection)
+    and timm's download, with huggingface_hub's minute of retries, is never started."""
+    import timm
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: refused
+    create = timm.create_model
+    downloads = []
+
+    def counting(name: str, pretrained: bool = False, **kwargs: object) -> object:
+        downloads.append(name) if pretrained else None
+        return create(name, pretrained=pretrained, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", counting)
+    with pytest.raises(FERUserError, match="pretrained weights not found: put model.safetensors"):
+        create_backbone("vit_b16", in_chans=3, image_size=224, pretrained=True)
+    assert downloads == []

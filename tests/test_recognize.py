@@ -420,3 +420,27 @@ def test_detector_options_out_of_range_are_one_sentence(
 ) -> None:
     rc, records, errors = recognize(capsys, "--ckpt", str(ckpt), option, value, str(ASTRONAUT))
     assert rc == 2 and records == [] and len(errors) == 1 and says in errors[0]
+
+
+def test_images_of_every_bit_depth_read_as_their_8_bit_version(
+    ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A 16-bit greyscale PNG is the same picture as its 8-bit version (PIL alone clips it
+    white); CMYK and palette images convert; floating-point pixels are refused in one line."""
+    gray = np.asarray(Image.open(ASTRONAUT).convert("L").resize((96, 96)))
+    eight = save(tmp_path / "eight.png", gray)
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")
+    Image.fromarray(gray).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=100)
+    Image.fromarray(gray.astype(np.float32)).save(tmp_path / "float.tif")
+    assert Image.open(tmp_path / "sixteen.png").mode == "I;16"
+    names = ["eight.png", "sixteen.png", "float.tif"]
+    rc, records, errors = recognize(
+        capsys, "--ckpt", str(ckpt), "--no-detect", *(str(tmp_path / n) for n in names)
+    )
+    assert rc == 1 and len(records) == 2
+    assert records[1]["probs"] == records[0]["probs"]
+    assert len(errors) == 1 and "float.tif" in errors[0] and "floating-point" in errors[0]
+    from fer_lightning.inference.media import read_image
+
+    assert np.abs(read_image(tmp_path / "cmyk.jpg")[..., 0].astype(int) - gray).mean() < 3
+    assert read_image(eight).shape == (96, 96, 3)

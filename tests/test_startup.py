@@ -20,7 +20,10 @@ import contextlib, io, json, sys
 from fer_lightning.main import main
 out, err = io.StringIO(), io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-    rc = main({args!r})
+    try:
+        rc = main({args!r})
+    except SystemExit as stop:  # argparse's --help
+        rc = stop.code
 heavy = [m for m in ("torch", "lightning", "torchvision", "timm", "wandb") if m in sys.modules]
 print(json.dumps({{"rc": rc, "heavy": heavy, "out": out.getvalue(), "err": err.getvalue()}}))
 """
@@ -46,6 +49,9 @@ def _probe(args: list[str]) -> dict:
         (["fitt"], 2, "did you mean 'fit'?"),
         (["fit", "--exp", "resnet19_fer2013"], 2, "unknown experiment 'resnet19_fer2013'"),
         ([], 2, "a subcommand is needed"),
+        (["recognize", "--help"], 0, "--annotate"),
+        (["recognize", "--about"], 0, "bundled model:"),
+        (["recognize", "--scale-factor", "1.0", "x.png"], 2, "--scale-factor 1.0"),
     ],
 )
 def test_light_commands_do_not_import_torch(args: list[str], rc: int, expected: str) -> None:

@@ -17,13 +17,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import cv2
-import torch
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.inference.bundled import about, load_any
+from fer_lightning.inference.bundle_info import about
 from fer_lightning.inference.detect import DetectorSettings, FaceDetector
 from fer_lightning.inference.media import (
     DEFAULT_MAX_PIXELS,
@@ -32,8 +31,12 @@ from fer_lightning.inference.media import (
     read_image,
     read_video,
 )
-from fer_lightning.inference.recognizer import Face, Recognizer, annotate
 from fer_lightning.paths import is_one_of, refuse_overwriting
+
+if TYPE_CHECKING:  # torch and the model: imported by main() once the arguments are fine
+    import torch
+
+    from fer_lightning.inference.recognizer import Face
 
 log = logging.getLogger("fer_lightning")
 
@@ -173,12 +176,16 @@ class Annotator:
         return self.folder / name
 
     def write(self, rgb: Any, faces: list[Face], file: Path, frame: int | None) -> None:
+        from fer_lightning.inference.recognizer import annotate
+
         target = self.name_for(file, frame)
         if not cv2.imwrite(str(target), annotate(rgb, faces, self.class_names)):
             raise FERUserError(f"cannot write the annotated image {target}")
 
 
 def _device(name: str) -> torch.device:
+    import torch
+
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -193,9 +200,13 @@ def _device(name: str) -> torch.device:
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.about:
-        bundled = args.ckpt is None or args.ckpt.suffix == ".safetensors"
-        print(about(args.ckpt) if bundled else load_any(args.ckpt).describe())
+    if args.about and (args.ckpt is None or args.ckpt.suffix == ".safetensors"):
+        print(about(args.ckpt))
+        return 0
+    if args.about:  # a .ckpt: its hyper-parameters need torch
+        from fer_lightning.inference.bundled import load_any
+
+        print(load_any(args.ckpt).describe())
         return 0
     if not args.paths:
         parser.error("give at least one image, folder or video (or --about)")
@@ -203,22 +214,21 @@ def main(argv: list[str]) -> int:
         raise FERUserError("--frame-stride must be at least 1")
     if args.margin < 0:
         raise FERUserError("--margin must not be negative")
-    loaded = load_any(args.ckpt, device=_device(args.device))
-    log.info("model %s", loaded.describe())
-    detector = None
-    if not args.no_detect:
-        detector = FaceDetector(
-            DetectorSettings(
-                scale_factor=args.scale_factor,
-                min_neighbors=args.min_neighbors,
-                min_size=args.min_face,
-            )
-        )
-    recognizer = Recognizer(loaded, detector, margin=args.margin)
+    settings = DetectorSettings(
+        scale_factor=args.scale_factor, min_neighbors=args.min_neighbors, min_size=args.min_face
+    )
     items = list(expand_inputs(args.paths))
     inputs = [item for item in items if isinstance(item, Path)]
     if args.out is not None:
         refuse_overwriting(args.out, [*inputs, *([args.ckpt] if args.ckpt else [])], "--out")
+
+    from fer_lightning.inference.bundled import load_any  # torch: only once arguments are fine
+    from fer_lightning.inference.recognizer import Recognizer
+
+    loaded = load_any(args.ckpt, device=_device(args.device))
+    log.info("model %s", loaded.describe())
+    detector = None if args.no_detect else FaceDetector(settings)
+    recognizer = Recognizer(loaded, detector, margin=args.margin)
     annotator = Annotator(args.annotate, loaded.class_names, inputs) if args.annotate else None
 
     counts = {"inputs": 0, "failed": 0, "frames": 0, "faces": 0, "no_face": 0}

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.summary import read_summary
+from fer_lightning.inference.bundle_info import about, default_path, read_metadata
 from fer_lightning.inference.checkpoint import (
     PREPROCESSING_KEYS,
     LoadedModel,
@@ -30,8 +30,6 @@ from fer_lightning.inference.checkpoint import (
 )
 from fer_lightning.inference.preprocess import Preprocessing
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
-DEFAULT_NAME = "fer2013"
 MAX_BYTES = 10_000_000
 #: The provenance fields copied from the run's summary.json.
 PROVENANCE = (
@@ -50,10 +48,6 @@ PROVENANCE = (
     "git_dirty",
     "seed",
 )
-
-
-def default_path() -> Path:
-    return PRETRAINED_DIR / f"{DEFAULT_NAME}.safetensors"
 
 
 def bundle(run_dir: Path, ckpt: Path, out: Path) -> Path:
@@ -93,25 +87,6 @@ def bundle(run_dir: Path, ckpt: Path, out: Path) -> Path:
     return out
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
-    """The decoded metadata of a bundled model file (hparams, data, provenance)."""
-    if not path.is_file():
-        raise FERUserError(
-            f"{path} does not exist: this installation has no bundled model; pass --ckpt"
-        )
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-    except (SafetensorError, OSError) as err:
-        raise FERUserError(f"{path} is not a readable safetensors file ({err})") from None
-    try:
-        return {k: json.loads(meta[k]) for k in ("hparams", "data", "provenance")}
-    except (KeyError, json.JSONDecodeError):
-        raise FERUserError(
-            f"{path} is not a fer-lightning model (no hparams/data metadata)"
-        ) from None
-
-
 def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -> LoadedModel:
     """The classifier of a bundled model file (default: the one shipped), in eval mode."""
     path = Path(path or default_path())
@@ -135,36 +110,11 @@ def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -
     return LoadedModel(model, list(model.class_names), preprocessing, path, experiment)
 
 
-def about(path: Path | None = None) -> str:
-    """Where the bundled model comes from, in a few lines."""
-    path = Path(path or default_path())
-    meta = read_metadata(path)
-    p, d = meta["provenance"], meta["data"]
-    acc = p.get("test_accuracy")
-    commit = (p.get("git_commit") or "unknown")[:12] + (
-        " (uncommitted changes)" if p.get("git_dirty") else ""
-    )
-    return "\n".join(
-        [
-            f"bundled model: {path}",
-            f"experiment {p.get('experiment')}: {p.get('model')}, "
-            f"{len(meta['hparams'].get('class_names') or [])} classes "
-            f"({', '.join(meta['hparams'].get('class_names') or [])})",
-            f"input {d['image_size']}x{d['image_size']}, {d['channels']} channel(s), "
-            f"{d.get('color', 'gray')}, mean {d['mean']}, std {d['std']}",
-            f"trained on {p.get('dataset')} split {p.get('split')}, {p.get('epochs')} epochs "
-            f"(best epoch {p.get('best_epoch')}, chosen on validation), {p.get('precision')}, "
-            f"seed {p.get('seed')}, commit {commit}",
-            f"test accuracy {100 * acc:.2f} % on {p.get('test_images')} images "
-            f"(test-time augmentation: {p.get('tta')}), checkpoint {p.get('checkpoint')}"
-            if acc is not None
-            else "test accuracy: n/a",
-        ]
-    )
-
-
 def load_any(path: Path | None, device: str | torch.device = "cpu") -> LoadedModel:
     """A ``fit`` checkpoint (.ckpt), a bundled ``.safetensors`` model, or (None) the shipped one."""
     if path is None or Path(path).suffix == ".safetensors":
         return load_bundled(path, device)
     return load_model(path, device)
+
+
+__all__ = ["about", "bundle", "default_path", "load_any", "load_bundled", "read_metadata"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 from pathlib import Path
 from urllib.error import URLError
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -62,6 +64,20 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face endpoint answers a TCP connection within ``timeout`` seconds.
+    Without a network, huggingface_hub retries for about a minute before failing; this asks
+    once, so that the sentence saying where to put the file comes at once."""
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def hf_snapshot_dir(repo_id: str) -> Path:
     """Where a hand-copied weight file for ``repo_id`` is found (huggingface_hub resolves the
     revision ``main`` to a ``snapshots/main`` folder when there is no ``refs/main``)."""
@@ -106,7 +122,7 @@ def create_timm_model(name: str, *, pretrained: bool, **kwargs: object) -> nn.Mo
         f"https://huggingface.co/{repo_id}) in {hf_snapshot_dir(repo_id)} "
         "(set HF_HOME to change that directory)"
     )
-    if _offline():
+    if _offline() or not _hub_reachable():
         raise missing
     try:
         return timm.create_model(name, pretrained=True, cache_dir=str(cache), **kwargs)
