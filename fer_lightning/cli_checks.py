@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import io
 import os
 import re
 import shutil
@@ -299,7 +300,13 @@ class RemoveOnFailure:
             return
         wandb = sys.modules.get("wandb")
         if wandb is not None and getattr(wandb, "run", None) is not None:
-            wandb.finish(exit_code=1)  # before its files are removed
+            # before its files are removed; without W&B's lines advertising a 'wandb sync' of
+            # the folder about to go
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                wandb.finish(exit_code=1)
         shutil.rmtree(self.created[0], ignore_errors=True)  # the run directory
         remove_empty(self.created[1:])  # only if empty: another run may be there
 

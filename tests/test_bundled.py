@@ -132,3 +132,45 @@ def test_bundle_metadata_that_does_not_fit_its_weights_is_one_sentence(
         assert len(lines) == 1 and lines[0].startswith("fer-lightning: error: "), err
         assert str(bad) in lines[0] and says in lines[0]
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_model_giving_nan_is_an_error_not_a_result(
+    run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NaN weights (metadata intact): recognize and test say so in one sentence and write no
+    result, never NaN confidences or a report of NaN probabilities."""
+    run_dir, ckpt = run
+    state = torch.load(ckpt, weights_only=True)
+    state["state_dict"] = {
+        k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+        for k, v in state["state_dict"].items()
+    }
+    broken = tmp_path / "broken.ckpt"
+    torch.save(state, broken)
+    from PIL import Image
+
+    face = tmp_path / "face.png"
+    Image.new("L", (48, 48), 128).save(face)
+    capsys.readouterr()
+    assert main(["recognize", "--no-detect", "--ckpt", str(broken), str(face)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "non-finite probabilities" in err and "Traceback" not in err
+    data = run_dir.parent / "data"
+    argv = ["test", "--exp", "baseline_fer2013", f"--data.data_dir={data}", "--ckpt_path"]
+    assert main([*argv, str(broken), f"--run_dir={tmp_path / 'tested'}"]) == 2
+    err = capsys.readouterr().err
+    assert "NaN or infinite probabilities" in err and "Traceback" not in err
+    assert not (tmp_path / "tested" / "summary.json").exists()
+
+
+def test_a_half_precision_bundle_is_half_the_size_and_loads_as_float32(
+    run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    full = bundled.bundle(*run, tmp_path / "full.safetensors")
+    half = bundled.bundle(*run, tmp_path / "half.safetensors", half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    a, b = bundled.load_bundled(full).model, bundled.load_bundled(half).model
+    assert all(p.dtype == torch.float32 for p in b.parameters())
+    x = torch.randn(4, 1, 48, 48, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(a(x).softmax(-1), b(x).softmax(-1), atol=2e-3, rtol=0)

@@ -51,6 +51,15 @@ LAUNCHERS = {
 }
 
 
+def _fit(tmp_path: Path, launcher: str, *trainer: str) -> tuple[Path, list[str]]:
+    """A small generated FER2013 under ``tmp_path`` and the ``fit`` command of a 2-process
+    run on it with ``launcher`` and the given settings (the rest as a user gets them)."""
+    root = tmp_path / "data"
+    write_fer2013_folder(root, per_class=PER_CLASS)
+    cmd = [*LAUNCHERS[launcher], "fit", *COMMON, f"--data.data_dir={root}"]
+    return root, [*cmd, "--trainer.accelerator=cpu", "--trainer.strategy=ddp", *trainer]
+
+
 def _read_confusion(path: Path) -> torch.Tensor:
     with path.open() as fh:
         rows = list(csv.reader(fh))[1:]
@@ -66,19 +75,8 @@ def _epoch0(run: Path, key: str) -> float:
 def test_two_process_ddp_metrics_equal_single_process(
     launcher: str, tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "data"
-    write_fer2013_folder(root, per_class=PER_CLASS)
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cmd = [
-        *LAUNCHERS[launcher],
-        "fit",
-        *COMMON,
-        f"--data.data_dir={root}",
-        "--trainer.max_epochs=1",
-        "--trainer.accelerator=cpu",
-        "--trainer.devices=2",
-        "--trainer.strategy=ddp",
-    ]
+    root, cmd = _fit(tmp_path, launcher, "--trainer.max_epochs=1", "--trainer.devices=2")
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -141,20 +139,14 @@ def test_two_nodes_simulated_give_one_run_equal_to_a_single_process(
     """Two launches of the same command on this machine, as on two nodes (NODE_RANK 0 and 1,
     MASTER_ADDR 127.0.0.1, gloo), with default settings; the second starts a little later, so
     that the two name their run directories in different seconds."""
-    root = tmp_path / "data"
-    write_fer2013_folder(root, per_class=PER_CLASS)
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cmd = [
-        *LAUNCHERS["lightning"],
-        "fit",
-        *COMMON,
-        f"--data.data_dir={root}",
+    root, cmd = _fit(
+        tmp_path,
+        "lightning",
         "--trainer.max_epochs=1",
-        "--trainer.accelerator=cpu",
         "--trainer.devices=1",
         "--trainer.num_nodes=2",
-        "--trainer.strategy=ddp",
-    ]
+    )
     port = str(_free_port())
     procs = []
     for node in (0, 1):
@@ -177,21 +169,15 @@ def test_a_collective_only_one_process_reaches_stops_the_run_with_one_sentence(
 ) -> None:
     """Rank 0 alone enters an all_reduce after the first validation (tests/helpers/planted.py):
     both processes give up after --ddp_timeout and the run exits non-zero with one sentence."""
-    root = tmp_path / "data"
-    write_fer2013_folder(root, per_class=PER_CLASS)
-    cmd = [
-        *LAUNCHERS["lightning"],
-        "fit",
-        *COMMON,
-        f"--data.data_dir={root}",
+    _, cmd = _fit(
+        tmp_path,
+        "lightning",
         "--trainer.max_epochs=2",
-        "--trainer.accelerator=cpu",
         "--trainer.devices=2",
-        "--trainer.strategy=ddp",
         # long enough for the second process to start on a loaded 2-core machine
         "--ddp_timeout=90",
         "--trainer.callbacks+=tests.helpers.planted.RankZeroCollective",
-    ]
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2, proc.stderr[-3000:]

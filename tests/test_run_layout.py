@@ -118,6 +118,7 @@ def test_a_folder_without_config_is_not_a_run(tmp_path: Path) -> None:
         run_layout.run_config(tmp_path)
 
 
+@pytest.mark.slow  # a fit of one step
 def test_a_fit_whose_directory_another_fit_took_meanwhile_gets_the_next_name(
     frozen: str, fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

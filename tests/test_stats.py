@@ -263,7 +263,8 @@ def test_seeds_trains_each_seed_in_its_own_run_and_reports_mean_and_std(
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
     f1s = [s["test_f1_macro"] for s in summary["seeds"]]
     assert summary["test_f1_macro_std"] == pytest.approx(np.std(f1s, ddof=1))
-    runs = [Path(s["run_dir"]) for s in summary["seeds"]]
+    assert [s["run_dir"] for s in summary["seeds"]] == ["seed3", "seed4"], "relative to seeds/"
+    runs = [path.parent / s["run_dir"] for s in summary["seeds"]]
     assert [json.loads((r / "summary.json").read_text())["seed"] for r in runs] == [3, 4]
     probs = [Predictions.load(r).probs for r in runs]
     assert not np.allclose(probs[0], probs[1])  # the seed changed the training

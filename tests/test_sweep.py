@@ -9,12 +9,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from fer_lightning import run_layout
 from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.results.publish import publish
 from fer_lightning.results.sweeps import load_sweeps, sweep_table
 from fer_lightning.results.tables import render
@@ -221,6 +223,11 @@ def _fake_sweep(tmp_path: Path, parameters: dict, goal: str = "maximize") -> Pat
         run.mkdir()
         summary = {"test_accuracy": 0.5 + i / 100, "epochs": 3 + i, "precision": "32-true"}
         (run / "summary.json").write_text(json.dumps(summary))
+        # predictions that give that accuracy: the tables check every record against them
+        targets = np.zeros(100, dtype=np.int64)
+        probs = np.tile([[0.2, 0.8]], (100, 1))
+        probs[: 50 + i] = [0.8, 0.2]
+        Predictions(probs, targets, ["a", "b"]).save(run)
         (run / "timing.json").write_text('{"fit_wall_s": 60}')
         metric = 0.4 + i / 10 if goal == "maximize" else 1.0 - i / 10
         rows.append({**combo, sweep.metric: metric, "test/acc": summary["test_accuracy"]})

@@ -23,13 +23,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("run_dir", type=Path, help="a finished run directory with summary.json")
     parser.add_argument("--ckpt", type=Path, help="default: the run's checkpoints/best-*.ckpt")
     parser.add_argument("--out", type=Path, default=None, help=f"default: {default_path()}")
+    parser.add_argument(
+        "--half",
+        action="store_true",
+        help="store the weights in float16 (half the size; compare the predictions with the "
+        "checkpoint's before publishing)",
+    )
     args = parser.parse_args(argv)
     if not args.run_dir.is_dir():
         raise FERUserError(f"{args.run_dir}: no such run directory")
     ckpt = args.ckpt or best_checkpoint(args.run_dir)
     out = args.out or default_path()
     refuse_overwriting(out, [ckpt, *args.run_dir.iterdir()], "--out")
-    out = bundle(args.run_dir, ckpt, out)
+    out = bundle(args.run_dir, ckpt, out, half=args.half)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     print(about(out))
     return 0

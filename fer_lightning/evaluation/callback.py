@@ -92,6 +92,12 @@ class EvaluationReport(L.Callback):
         probs, targets = _gather(pl_module, probs, targets)
         out_dir = Path(trainer.log_dir or trainer.default_root_dir)
         self._probs, self._targets = [], []
+        bad = int((~torch.isfinite(probs).all(dim=1)).sum())
+        if bad:  # every process raises: none waits for the others in a collective
+            raise FERUserError(
+                f"the model gave NaN or infinite probabilities for {bad} of {len(probs)} test "
+                "images (broken weights or data settings); no report was written"
+            )
         if trainer.is_global_zero and len(targets) > 0:
             names = names or [str(i) for i in range(probs.shape[1])]
             predictions = Predictions(probs.cpu().numpy(), targets.cpu().numpy(), names)

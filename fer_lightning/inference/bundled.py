@@ -50,9 +50,10 @@ PROVENANCE = (
 )
 
 
-def bundle(run_dir: Path, ckpt: Path, out: Path) -> Path:
+def bundle(run_dir: Path, ckpt: Path, out: Path, half: bool = False) -> Path:
     """Write the weights of ``ckpt`` (a checkpoint of ``run_dir``) and their metadata to
-    ``out``; refuses a file over 10 MB (the package ships it)."""
+    ``out``; refuses a file over 10 MB (the package ships it). ``half``: floating-point
+    tensors in float16 (half the size; loading casts them back to the model's float32)."""
     summary = read_summary(run_dir)
     raw = safe_load(ckpt)
     loaded_hparams = raw.get("hyper_parameters") if isinstance(raw, dict) else None
@@ -63,10 +64,15 @@ def bundle(run_dir: Path, ckpt: Path, out: Path) -> Path:
     hparams["pretrained"] = False
     model = build_model(ckpt, hparams)
     model.load_state_dict(raw["state_dict"])
-    weights = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    weights = {
+        k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in model.state_dict().items()
+    }
     data = {k: getattr(preprocessing, k) for k in PREPROCESSING_KEYS}
     metadata = {
         "format": "fer-lightning bundled model 1",
+        "dtype": "float16" if half else "float32",
         "hparams": json.dumps(hparams),
         "data": json.dumps({**data, "color": preprocessing.color}),
         "provenance": json.dumps(
