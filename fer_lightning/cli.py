@@ -135,7 +135,8 @@ class FERLightningCLI(LightningCLI):
         except BaseException as err:
             loaded = getattr(self.datamodule, "splits", None) is not None
             self._remove_on_failure.clean(err, data_loaded=loaded)
-            stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"))
+            strategy = getattr(getattr(self, "trainer", None), "strategy", None)
+            stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
             if stuck is not None:
                 raise stuck from None
             if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):

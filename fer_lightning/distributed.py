@@ -54,10 +54,15 @@ def bound_collectives(strategy: Any, seconds: float | None) -> None:
         strategy._timeout = timedelta(seconds=DEFAULT_TIMEOUT_S)
 
 
-def collective_timeout(err: BaseException, seconds: float | None) -> FERUserError | None:
-    """The sentence for a collective that waited past its timeout (gloo: "Timed out waiting",
-    "Connection closed by peer" when the other process gave up first; NCCL: "Watchdog caught
-    collective operation timeout"), else None."""
+def collective_timeout(
+    err: BaseException, seconds: float | None, strategy: Any
+) -> FERUserError | None:
+    """The sentence for a collective of a DDP ``strategy`` that waited past its timeout (gloo:
+    "Timed out waiting", "Connection closed by peer" when the other process gave up first;
+    NCCL: "Watchdog caught collective operation timeout"), else None (a single process's
+    "timed out", a DataLoader's say, is not a collective's)."""
+    if not isinstance(strategy, DDPStrategy):
+        return None
     text = str(err)
     markers = ("Timed out", "timed out", "Connection closed by peer", "Watchdog caught")
     if not isinstance(err, RuntimeError) or not any(m in text for m in markers):

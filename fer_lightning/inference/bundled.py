@@ -21,14 +21,13 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.summary import read_summary
 from fer_lightning.inference.bundle_info import about, default_path, read_metadata
 from fer_lightning.inference.checkpoint import (
-    PREPROCESSING_KEYS,
     LoadedModel,
     build_model,
     load_model,
     preprocessing_of,
     safe_load,
 )
-from fer_lightning.inference.preprocess import Preprocessing
+from fer_lightning.inference.preprocess import PREPROCESSING_KEYS, Preprocessing
 
 MAX_BYTES = 10_000_000
 #: The provenance fields copied from the run's summary.json.

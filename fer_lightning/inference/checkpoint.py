@@ -28,11 +28,8 @@ import torch
 from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.experiments import load_config
-from fer_lightning.inference.preprocess import Preprocessing
+from fer_lightning.inference.preprocess import PREPROCESSING_KEYS, Preprocessing
 from fer_lightning.models.classifier import FERClassifier
-
-#: The datamodule arguments inference needs.
-PREPROCESSING_KEYS = ("image_size", "channels", "mean", "std")
 
 
 @dataclass
@@ -60,10 +57,9 @@ class LoadedModel:
             with torch.no_grad():
                 out = self.model(probe)
         except RuntimeError as err:
-            detail = " ".join(str(err).split())[:200]
             raise FERUserError(
                 f"{where} say {p.channels} x {p.image_size} px inputs, which its weights do not "
-                f"take ({detail})"
+                f"take ({_one_line(err, 200)})"
             ) from None
         if tuple(out.shape) != (1, len(self.class_names)):
             raise FERUserError(
@@ -83,6 +79,11 @@ class LoadedModel:
             f"input {p.image_size}x{p.image_size}, {p.channels} channel(s) from {p.color} "
             f"images, mean {p.mean}, std {p.std} (preprocessing from {p.source})"
         )
+
+
+def _one_line(err: BaseException, limit: int) -> str:
+    """An error's text on one line, cut at ``limit`` characters (torch's are pages long)."""
+    return " ".join(str(err).split())[:limit]
 
 
 def safe_load(path: str | Path, mmap: bool = False) -> Any:
@@ -162,10 +163,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:
-        detail = " ".join(str(err).split())[:300]
         raise FERUserError(
             f"checkpoint {path}: its weights do not fit the model its hyper-parameters "
-            f"describe ({detail})"
+            f"describe ({_one_line(err, 300)})"
         ) from None
     model.eval().to(device)
     preprocessing = preprocessing_of(path, ckpt)

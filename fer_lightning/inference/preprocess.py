@@ -22,6 +22,8 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.experiments import import_class
 
 Color = Literal["gray", "rgb"]
+#: The datamodule arguments inference needs.
+PREPROCESSING_KEYS = ("image_size", "channels", "mean", "std")
 
 
 def _training_color(class_path: object) -> Color:
@@ -97,7 +99,7 @@ class Preprocessing:
         )
         if color not in ("gray", "rgb"):
             raise FERUserError(f"{source}: its data setting color is {color!r}; gray or rgb")
-        settings = {k: _setting(data, k, source) for k in ("image_size", "channels", "mean", "std")}
+        settings = {k: _setting(data, k, source) for k in PREPROCESSING_KEYS}
         for key in ("mean", "std"):
             value = settings[key]
             if isinstance(value, tuple) and len(value) not in (1, settings["channels"]):
