@@ -100,6 +100,11 @@ class FERLightningCLI(LightningCLI):
         if self.config.get("subcommand"):  # before Lightning itself loads the checkpoint
             subcommand = self.config.subcommand
             config = self.config[subcommand]
+            ckpt_path = config.get("ckpt_path")
+            if isinstance(ckpt_path, str) and ckpt_path.endswith(".safetensors"):
+                from fer_lightning.inference.bundled import as_checkpoint
+
+                config["ckpt_path"] = str(as_checkpoint(Path(ckpt_path)))
             check_ckpt_path(subcommand, config.get("ckpt_path"), config.get("model"))
             if subcommand == "fit" and not config.get("optimizer"):
                 configs = ", ".join(str(c) for c in config.get("config") or []) or "the config"

@@ -31,7 +31,7 @@ LIGHTNING_SUBCOMMANDS: dict[str, str] = {
 #: Subcommands answered here without importing torch or Lightning.
 #: Subcommands that start without Lightning (recognize imports torch only once its arguments
 #: are fine: --help and --about answer at once).
-LIGHT_SUBCOMMANDS = frozenset({"experiments", "recognize"})
+LIGHT_SUBCOMMANDS = frozenset({"experiments", "recognize", "models"})
 
 
 def _summary(module: str) -> str:
@@ -82,6 +82,40 @@ def _check_experiment_names(args: list[str]) -> None:
             experiments.resolve(arg.split("=", 1)[1])
 
 
+def expand_zoo_names(args: list[str]) -> list[str]:
+    """``--ckpt_path NAME`` of a zoo model -> its checked weights file; without ``--exp`` or
+    ``--config`` the model's published config (and experiment name) come along, so that
+    ``fer-lightning test --ckpt_path NAME`` repeats the published test."""
+    from fer_lightning import zoo
+
+    out = list(args)
+    for i, arg in enumerate(out):
+        key, eq, value = arg.partition("=")
+        if key != "--ckpt_path":
+            continue
+        if not eq:
+            if i + 1 >= len(out):
+                break
+            value = out[i + 1]
+        if value in ("last", "best", "hpc") or value.startswith("registry"):
+            continue
+        if not value or not zoo.looks_like_name(value):
+            continue
+        model = zoo.get(value)
+        if eq:
+            out[i] = f"--ckpt_path={model.weights}"
+        else:
+            out[i + 1] = str(model.weights)
+        configured = any(
+            a in ("--exp", "--config", "-c") or a.startswith(("--exp=", "--config=")) for a in out
+        )
+        if not configured:
+            experiment = model.record["provenance"].get("experiment") or "zoo"
+            out = [f"--config={model.config}", f"--experiment={experiment}", *out]
+        break
+    return out
+
+
 def _unknown_command(name: str) -> FERUserError:
     known = [*LIGHTNING_SUBCOMMANDS, *commands.SUBCOMMANDS]
     close = difflib.get_close_matches(name, known, n=1)
@@ -106,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             return command(args[1:])
         if first in LIGHTNING_SUBCOMMANDS:
             _check_experiment_names(args[1:])
+            args = [first, *expand_zoo_names(args[1:])]
         elif first not in commands.SUBCOMMANDS and not first.startswith("-"):
             raise _unknown_command(first)
     except FERUserError as err:

@@ -17,14 +17,15 @@ import numpy as np
 
 from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
-from fer_lightning.evaluation.compare import same_test_set
+from fer_lightning.evaluation.compare import paired_predictions, same_test_set
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.summary import git_commit, read_summary
 from fer_lightning.paths import check_name
 
 
 def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predictions:
-    """The mean of the members' probabilities (same classes and labels, in the same order)."""
+    """The mean of the members' probabilities (same classes; the members already in the
+    first one's image order, :func:`~fer_lightning.evaluation.compare.paired_predictions`)."""
     first = members[0]
     for preds, run in zip(members[1:], runs[1:], strict=True):
         if preds.class_names != first.class_names:
@@ -35,7 +36,14 @@ def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predic
         if not np.array_equal(preds.targets, first.targets):
             raise FERUserError(f"{run} and {runs[0]} have different test labels")
     probs = np.mean([p.probs.astype(np.float64) for p in members], axis=0)
-    return Predictions(probs, first.targets, list(first.class_names))
+    return Predictions(
+        probs,
+        first.targets,
+        list(first.class_names),
+        first.image_ids,
+        first.exact_copy,
+        first.near_copy,
+    )
 
 
 def ensemble_facts(summaries: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -57,6 +65,7 @@ def ensemble_facts(summaries: list[dict[str, Any]], name: str) -> dict[str, Any]
         "training_run": None,
         "checkpoint_selection": f"each member's own ({selections})",
         "test_fingerprint": first.get("test_fingerprint"),
+        "copies_reference": (first.get("copies") or {}).get("reference"),
         "ensemble_of": [s["run"] for s in summaries],
         "git_commit": commit,
         "git_dirty": dirty,
@@ -80,7 +89,7 @@ def main(argv: list[str]) -> int:
     summaries = [{**read_summary(run), "run": str(run)} for run in runs]
     for summary in summaries[1:]:
         same_test_set(summaries[0], summary)
-    members = [Predictions.load(run) for run in runs]
+    members = paired_predictions(runs)
     predictions = ensemble_predictions(members, runs)
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise FERUserError(f"--out {args.out} already holds files; name an empty or new folder")

@@ -30,6 +30,33 @@ def experiment_of(run_dir: Path, config: Path) -> str:
     return str(name or run_layout.experiment_of(run_dir))
 
 
+def rewrite_from_predictions(run_dir: Path, out: Path) -> Path:
+    """The report of ``run_dir`` written again from its predictions and facts, with the test
+    images identified (ids, copies of training images) from the data its config names."""
+    from fer_lightning.build import build
+    from fer_lightning.evaluation import unseen
+    from fer_lightning.evaluation.predictions import Predictions
+    from fer_lightning.evaluation.stats import fingerprint_test_set
+    from fer_lightning.evaluation.summary import read_summary
+    from fer_lightning.evaluation.writer import write_report
+
+    summary = read_summary(run_dir)
+    predictions = Predictions.load(run_dir)
+    datamodule = build(run_layout.run_config(run_dir), subcommand="test").datamodule
+    datamodule.setup("test")
+    test = datamodule.splits["test"]
+    found = fingerprint_test_set(test.images, test.labels)
+    if found != summary.get("test_fingerprint"):
+        raise FERUserError(
+            f"{run_dir}: its config's test images have fingerprint {found}, its summary.json "
+            f"says {summary.get('test_fingerprint')}: not the data it was tested on"
+        )
+    predictions, reference = unseen.identify(datamodule, predictions)
+    facts = {**summary, "copies_reference": reference}
+    write_report(out, predictions, facts, history_dir=run_dir)
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-lightning report",
@@ -42,7 +69,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("run_dir", type=Path, help="a run directory (runs/<experiment>/<run>)")
     parser.add_argument("--ckpt", type=Path, help="checkpoint; default checkpoints/best*.ckpt")
     parser.add_argument("--out", type=Path, help="where to write; default the run directory")
+    parser.add_argument(
+        "--from-predictions",
+        action="store_true",
+        help="no checkpoint: rewrite the report from the run's predictions.npz and its data "
+        "(the test images must give the run's test-set fingerprint), adding which test images "
+        "are copies of training images; for published results whose weights are gone",
+    )
     args, test_args = parser.parse_known_args(argv)
+    if args.from_predictions:
+        if test_args:
+            raise FERUserError(f"--from-predictions takes no test arguments ({test_args[0]})")
+        out = rewrite_from_predictions(args.run_dir, args.out or args.run_dir)
+        print(f"wrote {', '.join(REPORT_FILES)} to {out}")
+        return 0
 
     run_dir: Path = args.run_dir
     config = run_layout.run_config(run_dir)

@@ -288,6 +288,21 @@ class FERDataModule(L.LightningDataModule):
         assert self.splits is not None
         return self.splits[name]
 
+    @property
+    def val_from_train(self) -> bool:
+        """Whether the validation split was carved from the training images (most protocols);
+        False where it is a split the dataset publishes apart (FER2013's PublicTest)."""
+        return True
+
+    def copy_reference(self) -> tuple[np.ndarray, str]:
+        """The images the test images are checked against for copies
+        (:mod:`fer_lightning.data.copies`) and what they are: the training images, i.e. the
+        train split and the validation split where it was carved from them."""
+        train = self._split("train")
+        if not self.val_from_train:
+            return train.images, "train"
+        return np.concatenate([train.images, self._split("val").images]), "train+val"
+
     def class_counts(self, split: str = "train") -> np.ndarray:
         return np.bincount(self._split(split).labels, minlength=self.num_classes)
 

@@ -250,6 +250,10 @@ class FER2013DataModule(FERDataModule):
             files = {f"{SIDE}x{SIDE} L (csv pixels)": len(usage)}
         return Listing(splits, files)
 
+    @property
+    def val_from_train(self) -> bool:
+        return self.split != "official"  # official: validation is PublicTest
+
     def load_splits(self, root: Path) -> dict[str, Split]:
         arrays = self.read_all(root)
         data = Split(arrays["images"], arrays["labels"])

@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning import hardware, run_layout
 from fer_lightning.errors import FERUserError
+from fer_lightning.evaluation import unseen
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
 from fer_lightning.evaluation.stats import fingerprint_test_set
@@ -37,6 +38,8 @@ class EvaluationReport(L.Callback):
         self.experiment = experiment
         self.checkpoint_epoch: int | None = None
         self.checkpoint_selection: str | None = None
+        #: the bundled model file a test's checkpoint was made from (zoo models)
+        self.bundle_path: str | None = None
         #: a checkpoint whose weights were loaded outside Lightning (a cross-dataset test)
         self.loaded_checkpoint: str | None = None
         #: (commit, dirty) of the code when the command started: a commit made while a long
@@ -63,6 +66,8 @@ class EvaluationReport(L.Callback):
         self._remember(checkpoint)
 
     def _remember(self, checkpoint: dict[str, Any]) -> None:
+        bundle = checkpoint.get("bundle")
+        self.bundle_path = bundle.get("path") if isinstance(bundle, dict) else None
         self.checkpoint_epoch = checkpoint.get("epoch")
         self.checkpoint_selection = checkpoint_selection(checkpoint)
 
@@ -134,7 +139,7 @@ class EvaluationReport(L.Callback):
             "hardware": hardware.describe(accelerator, trainer.num_devices),
             "git_commit": commit,
             "git_dirty": dirty,
-            "checkpoint": str(ckpt_path) if ckpt_path else None,
+            "checkpoint": self.bundle_path or (str(ckpt_path) if ckpt_path else None),
             "training_run": str(run_layout.run_of_checkpoint(ckpt_path) or out_dir),
             "test_set_images": _test_set_size(trainer),
             "test_limit": trainer.limit_test_batches,
@@ -156,6 +161,7 @@ class EvaluationReport(L.Callback):
         from fer_lightning.evaluation.writer import write_report  # matplotlib: only when used
 
         facts = self.facts(trainer, pl_module, out_dir)
+        predictions, facts["copies_reference"] = unseen.identify(trainer.datamodule, predictions)
         facts["explanations"] = write_explanations(trainer, pl_module, predictions, out_dir)
         report, summary, paths = write_report(
             out_dir, predictions, facts, history_dir=Path(facts["training_run"])
@@ -230,6 +236,13 @@ def write_explanations(
 def checkpoint_selection(checkpoint: dict[str, Any]) -> str:
     """How the loaded checkpoint was chosen, from its ModelCheckpoint state: the monitored
     metric, its mode and best value (a metric of the test split is called out)."""
+    bundle = checkpoint.get("bundle")
+    if isinstance(bundle, dict):  # a bundled (zoo) model: chosen when it was trained
+        provenance = bundle.get("provenance") or {}
+        how = provenance.get("checkpoint_selection") or (
+            f"epoch {provenance.get('best_epoch')} of its training run, chosen there"
+        )
+        return f"the bundled model {bundle.get('path')}'s ({how})"
     for key, state in (checkpoint.get("callbacks") or {}).items():
         if not str(key).startswith("ModelCheckpoint") or not isinstance(state, dict):
             continue

@@ -75,7 +75,15 @@ def load_rows(runs: list[Path]) -> list[dict[str, Any]]:
 
 def same_test_set(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Raise, in one sentence, unless summaries ``a`` and ``b`` (with ``run``) carry the same
-    test-set fingerprint."""
+    test set: the same ``test_set`` (images and labels in any order) where both have one,
+    else the same test-set fingerprint (in order)."""
+    if a.get("test_set") and b.get("test_set"):
+        if a["test_set"] != b["test_set"]:
+            raise FERUserError(
+                f"{a['run']} and {b['run']} were scored on different test sets (test sets "
+                f"{a['test_set']} and {b['test_set']}), so they cannot be paired image by image"
+            )
+        return
     fa, fb = a.get("test_fingerprint"), b.get("test_fingerprint")
     if not fa or not fb:
         which = a["run"] if not fa else b["run"]
@@ -96,10 +104,28 @@ def paired_test(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     from fer_lightning.evaluation.stats import mcnemar_exact
 
     same_test_set(a, b)
-    pa, pb = Predictions.load(Path(a["run"])), Predictions.load(Path(b["run"]))
-    if not np.array_equal(pa.targets, pb.targets):  # the fingerprint guards this already
-        raise FERUserError(f"{a['run']} and {b['run']} have different test labels")
+    pa, pb = paired_predictions([Path(a["run"]), Path(b["run"])])
     return mcnemar_exact(pa.predicted == pa.targets, pb.predicted == pb.targets)
+
+
+def paired_predictions(runs: list[Path]) -> list[Predictions]:
+    """The runs' predictions, each in the first run's image order (runs whose summaries passed
+    :func:`same_test_set`): reordered by image id where both know their images, else taken
+    in order, which must then give the same labels."""
+    first, *others = (Predictions.load(run) for run in runs)
+    out = [first]
+    for run, preds in zip(runs[1:], others, strict=True):
+        if preds.image_ids is not None and first.image_ids is not None:
+            try:
+                preds = preds.in_order_of(first)
+            except ValueError:
+                raise FERUserError(
+                    f"{run} and {runs[0]} hold predictions of different test images"
+                ) from None
+        elif not np.array_equal(preds.targets, first.targets):
+            raise FERUserError(f"{run} and {runs[0]} have different test labels")
+        out.append(preds)
+    return out
 
 
 def with_p_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,9 +137,12 @@ def with_p_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = [{**best, "p_vs_best": None, "not_paired": None}]
     for row in rows[1:]:
         p, why = None, None
-        if not row.get("test_fingerprint") or not best.get("test_fingerprint"):
+        both_sets = row.get("test_set") and best.get("test_set")
+        if not both_sets and (not row.get("test_fingerprint") or not best.get("test_fingerprint")):
             why = "no fingerprint"
-        elif row["test_fingerprint"] != best["test_fingerprint"]:
+        elif (both_sets and row["test_set"] != best["test_set"]) or (
+            not both_sets and row["test_fingerprint"] != best["test_fingerprint"]
+        ):
             why = "other test set"
         elif not all((Path(r["run"]) / PREDICTIONS_NPZ).is_file() for r in (row, best)):
             why = "no predictions"

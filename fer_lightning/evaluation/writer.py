@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_lightning.evaluation import plots
+from fer_lightning.evaluation import plots, unseen
 from fer_lightning.evaluation.history import (
     epochs_trained,
     images_per_second,
@@ -140,8 +140,20 @@ def uncertainty_markdown(summary: dict[str, Any]) -> list[str]:
     if summary.get("ensemble_of"):
         members = ", ".join(f"`{m}`" for m in summary["ensemble_of"])
         lines += ["", f"Ensemble (mean of the softmax outputs) of: {members}."]
+    identity = []
     if summary.get("test_fingerprint"):
-        lines += ["", f"Test-set fingerprint `{summary['test_fingerprint']}` (images and labels)."]
+        identity.append(
+            f"Test-set fingerprint `{summary['test_fingerprint']}` (images and labels)."
+        )
+    if summary.get("test_set"):
+        identity.append(
+            f"Test set `{summary['test_set']}` (its images and labels in any order: what "
+            "`compare` and `ensemble` pair runs by)."
+        )
+    if identity:
+        lines += ["", " ".join(identity)]
+    if unseen.markdown_lines(summary):
+        lines += ["", *unseen.markdown_lines(summary)]
     return lines
 
 
@@ -221,6 +233,7 @@ def write_report(
     history = read_epoch_metrics(history_dir or out_dir)
     summary = build_summary(report, facts, history)
     summary.update(uncertainty_summary(predictions, facts))
+    summary.update(unseen.summary_fields(predictions, facts.get("copies_reference")))
     if facts.get("explanations"):
         summary["explanations"] = str(facts["explanations"])
     n = f"{report.total:,}"

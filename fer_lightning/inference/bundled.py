@@ -46,13 +46,15 @@ PROVENANCE = (
     "git_commit",
     "git_dirty",
     "seed",
+    "checkpoint_selection",
 )
 
 
 def bundle(run_dir: Path, ckpt: Path, out: Path, half: bool = False) -> Path:
     """Write the weights of ``ckpt`` (a checkpoint of ``run_dir``) and their metadata to
-    ``out``; refuses a file over 10 MB (the package ships it). ``half``: floating-point
-    tensors in float16 (half the size; loading casts them back to the model's float32)."""
+    ``out``; refuses a shipped model (:func:`default_path`) over 10 MB (the package ships it).
+    ``half``: floating-point tensors in float16 (half the size; loading casts them back to the
+    model's float32)."""
     summary = read_summary(run_dir)
     raw = safe_load(ckpt)
     loaded_hparams = raw.get("hyper_parameters") if isinstance(raw, dict) else None
@@ -84,7 +86,7 @@ def bundle(run_dir: Path, ckpt: Path, out: Path, half: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     save_file(weights, str(tmp), metadata=metadata)
-    if tmp.stat().st_size > MAX_BYTES:
+    if out.resolve() == default_path().resolve() and tmp.stat().st_size > MAX_BYTES:
         size = tmp.stat().st_size
         tmp.unlink()
         raise FERUserError(f"{out}: {size:,} bytes is over the {MAX_BYTES:,} a package ships")
@@ -113,6 +115,38 @@ def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -
     )
     experiment = meta["provenance"].get("experiment")
     return LoadedModel(model, list(model.class_names), preprocessing, path, experiment)
+
+
+def as_checkpoint(path: Path) -> Path:
+    """A bundled model as a Lightning checkpoint file (weights, hyper-parameters, its best
+    epoch and how it was chosen) that ``test`` / ``validate`` / ``predict`` and fine-tuning can
+    load; written once per file content into ``<cache>/bundles/``."""
+    import lightning
+
+    from fer_lightning.paths import cache_dir
+    from fer_lightning.zoo import sha256
+
+    path = Path(path)
+    meta = read_metadata(path)
+    digest = sha256(path)
+    out = cache_dir() / "bundles" / f"{digest[:20]}.ckpt"
+    if out.is_file():
+        return out
+    model = load_bundled(path)
+    provenance = meta["provenance"]
+    checkpoint = {
+        "state_dict": model.model.state_dict(),
+        "hyper_parameters": meta["hparams"],
+        "epoch": provenance.get("best_epoch"),
+        "global_step": 0,
+        "pytorch-lightning_version": lightning.__version__,
+        "bundle": {"path": str(path), "sha256": digest, "provenance": provenance},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save(checkpoint, tmp)
+    tmp.replace(out)
+    return out
 
 
 def load_any(path: Path | None, device: str | torch.device = "cpu") -> LoadedModel:
