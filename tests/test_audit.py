@@ -115,12 +115,17 @@ def test_rafdb_and_ckplus_audits(tmp_path: Path, cache_dir: Path) -> None:
 
 @pytest.mark.parametrize("dataset", registry.names())
 def test_every_dataset_is_audited(dataset: str, tmp_path: Path, cache_dir: Path) -> None:
-    """Each image listed once, under the dataset's class names; each file's kind counted."""
+    """Each image listed once, under the dataset's class names (first; FER+ lists its unknown
+    and not-a-face images under two more); each file's kind counted."""
     write_dataset(dataset, tmp_path)
     report = audit_dataset(dataset, tmp_path)
     images = sum(split["images"] for split in report["splits"].values())
     assert images == sum(report["image_files"].values()) > 0
-    assert report["class_names"] == list(registry.get(dataset).class_names)
+    classes = list(registry.get(dataset).class_names)
+    assert report["class_names"][: len(classes)] == classes
+    assert report["class_names"][len(classes) :] == (
+        ["unknown", "NF"] if dataset == "ferplus" else []
+    )
     assert report["duplicates"]["groups"] == 0
 
 

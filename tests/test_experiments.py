@@ -32,6 +32,8 @@ PARAMETERS = {
     "vgg16_rafdb": 33_625_927,
     "vgg19_fer2013": 45_227_079,
     "vgg19_rafdb": 45_227_079,
+    "vgg13_ferplus_majority": 8_757_704,  # ours: the paper's layers (it gives no count)
+    "vgg13_ferplus_crossentropy": 8_757_704,
 }
 
 #: The dataset of each datamodule class path; the data root below holds each in its layout.
@@ -95,6 +97,7 @@ def test_description_names_source_and_paper_result(name: str) -> None:
         "trinh2023",
         "jahangir2024",
         "bodapati2024",
+        "barsoum2016",
     ), description
     assert "paper:" in description and "%" in description, description
 

@@ -125,8 +125,11 @@ def audit_dataset(dataset: str, root: Path, threshold: float = BLANK_STD) -> dic
     datamodule = registry.get(dataset)(data_dir=str(root))
     listing = datamodule.listing()
     report = {"dataset": dataset, "root": str(root)}
-    report |= audit_splits(listing.splits, datamodule.class_names, threshold)
+    report |= audit_splits(listing.splits, listing.class_names or datamodule.class_names, threshold)
     report["image_files"] = listing.files
+    extra = datamodule.audit_extra()
+    if extra:
+        report[dataset] = extra
     return report
 
 
@@ -174,4 +177,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     if "seconds" in report:
         lines.append(f"- audit time: {report['seconds']:.1f} s")
+    extra = report.get(report["dataset"])
+    if isinstance(extra, dict) and extra:
+        lines += registry.get(report["dataset"]).audit_markdown(extra)
     return "\n".join(lines) + "\n"

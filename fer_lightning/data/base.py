@@ -95,13 +95,17 @@ class Split:
     labels: np.ndarray
     #: Per-item group (e.g. CK+ subject id) where the dataset has one, for group-aware splits.
     groups: np.ndarray | None = None
+    #: Per-item float training targets (N, classes) where the dataset has them (FER+'s vote
+    #: distributions); training yields them instead of ``labels``, evaluation never does.
+    targets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, index: np.ndarray) -> Split:
         groups = None if self.groups is None else self.groups[index]
-        return Split(self.images[index], self.labels[index], groups)
+        targets = None if self.targets is None else self.targets[index]
+        return Split(self.images[index], self.labels[index], groups, targets)
 
 
 @dataclass
@@ -121,6 +125,9 @@ class Listing:
     splits: dict[str, ListedSplit]
     #: How many image files of each ``WxH mode format`` (see :func:`images.file_kinds`).
     files: dict[str, int]
+    #: The names of the listing's labels where they are not the datamodule's classes (FER+
+    #: lists its unknown and not-a-face images too).
+    class_names: tuple[str, ...] | None = None
 
 
 class FERDataModule(L.LightningDataModule):
@@ -141,6 +148,9 @@ class FERDataModule(L.LightningDataModule):
     #: The dataset's name and what its folder holds, for :meth:`not_found`.
     title: str = ""
     layout: str = ""
+    #: Training items carry a distribution (``Split.targets``) that a label is drawn from each
+    #: time the item is loaded, seeded by the item's draw (FER+'s ``probability`` mode).
+    sample_targets: bool = False
 
     def __init__(
         self,
@@ -229,6 +239,16 @@ class FERDataModule(L.LightningDataModule):
         """Every image of the dataset folder (:attr:`root`) by the dataset's own splits as
         published, not a protocol's train / val / test, and the image files by kind."""
         raise NotImplementedError
+
+    def audit_extra(self) -> dict[str, Any]:
+        """What the audit reports beyond the shared checks for this dataset (e.g. FER+'s vote
+        statistics); a ``markdown`` entry holds its lines for the summary. Default: nothing."""
+        return {}
+
+    @staticmethod
+    def audit_markdown(extra: dict[str, Any]) -> list[str]:
+        """Lines of the audit summary for what :meth:`audit_extra` returned."""
+        return []
 
     # ----------------------------------------------------------------------- shared behaviour
     @property
@@ -330,7 +350,14 @@ class FERDataModule(L.LightningDataModule):
         height, width = data.images.shape[1:3]
         native = height if height == width else None
         pipeline = self.pipeline(train, native)
-        dataset = ArrayDataset(data.images, data.labels, pipeline, self.channels)
+        use_targets = train and data.targets is not None
+        dataset = ArrayDataset(
+            data.images,
+            data.targets if use_targets else data.labels,
+            pipeline,
+            self.channels,
+            sample=use_targets and self.sample_targets,
+        )
         if self.tta == "ten_crop" and split == "test" and not train:
             return TenCropDataset(dataset, self.tta_crop_size, self.image_size)
         if train and (crop := train_ten_crop(self.augment, self.image_size)):

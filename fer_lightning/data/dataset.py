@@ -48,24 +48,40 @@ class ArrayDataset(Dataset):
     :class:`~fer_lightning.data.sampling.Draw` (the training sampler's items), the transform is
     first reseeded from the draw's seed, so an item's augmentation does not depend on which
     worker makes it or on what that worker made before.
+
+    ``labels`` are integer class indices (N,), or float targets (N, classes) such as a vote
+    distribution, yielded as they are; with ``sample`` an integer label is drawn from each
+    item's distribution every time the item is loaded instead, seeded by the draw (by the
+    index for a plain integer), so an epoch's labels are reproducible.
     """
 
     def __init__(
-        self, images: np.ndarray, labels: np.ndarray, transform: A.Compose, channels: int = 1
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        transform: A.Compose,
+        channels: int = 1,
+        sample: bool = False,
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        soft = np.asarray(labels).ndim == 2
+        if sample and not soft:
+            raise ValueError("sampling labels needs a distribution (N, classes) per item")
         self.images = images
-        self.labels = torch.as_tensor(labels, dtype=torch.long)
+        self.labels = torch.as_tensor(labels, dtype=torch.float32 if soft else torch.long)
         self.transform = transform
         self.channels = channels
+        self.sample = sample
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int | Draw) -> tuple[torch.Tensor, torch.Tensor]:
+        label_seed: list[int] = [int(index), 0] if not isinstance(index, Draw) else []
         if isinstance(index, Draw):
             reseed(self.transform, index.seed)
+            label_seed = [index.seed, 1]
             index = index.index
         image = self.transform(image=self.images[index])["image"]
         if image.ndim == 2:
@@ -75,7 +91,16 @@ class ArrayDataset(Dataset):
                 image = image.expand(self.channels, -1, -1)
             elif self.channels == 1:
                 image = image.mean(dim=0, keepdim=True)
+        if self.sample:
+            return image.contiguous(), self._draw_label(index, label_seed)
         return image.contiguous(), self.labels[index]
+
+    def _draw_label(self, index: int, seed: list[int]) -> torch.Tensor:
+        """A label drawn from item ``index``'s distribution with a generator seeded by
+        ``seed`` (FER+'s probability mode: a new draw in each epoch, the same on a rerun)."""
+        p = self.labels[index].double().numpy()
+        label = np.random.default_rng(seed).choice(len(p), p=p / p.sum())
+        return torch.tensor(label, dtype=torch.long)
 
 
 def seed_worker_transform(worker_id: int) -> None:

@@ -33,6 +33,25 @@ from fer_lightning.models.backbones import create_backbone
 from fer_lightning.models.heads import create_head
 
 STAGES = ("train", "val", "test")
+LOSSES = ("cross_entropy", "multi_target")
+
+
+def multi_target_loss(
+    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """FER+'s multi-target loss: ``-log`` of the probability the model gives the target set,
+    the sum of the softmax over the classes whose target is positive, averaged over the batch
+    (weighted by the class weights of the targets, when given). Integer labels are one-class
+    target sets (the loss is then the cross-entropy)."""
+    if not targets.is_floating_point():
+        targets = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+    members = targets > 0
+    log_probs = logits.float().log_softmax(-1)
+    loss = -torch.logsumexp(log_probs.masked_fill(~members, float("-inf")), dim=-1)
+    if weight is None:
+        return loss.mean()
+    w = (members * weight).sum(-1) / members.sum(-1).clamp(min=1)
+    return (loss * w).sum() / w.sum()
 
 
 def _metrics(num_classes: int, per_class: bool) -> MetricCollection:
@@ -93,6 +112,7 @@ class FERClassifier(L.LightningModule):
         aux_loss_weight: float = 0.3,
         channels_last: bool | None = None,
         compile: bool = False,
+        loss: str = "cross_entropy",
     ) -> None:
         """
         Args:
@@ -112,6 +132,11 @@ class FERClassifier(L.LightningModule):
                 with mixed precision on recent GPUs).
             compile: ``torch.compile`` the backbone and head (in place, so checkpoints keep
                 their parameter names); the first steps are slow while it compiles.
+            loss: the training loss. ``cross_entropy`` takes integer labels or, from a dataset
+                that yields them in training (FER+'s ``crossentropy`` mode), target
+                distributions; ``multi_target`` (FER+'s multi-target mode):
+                ``-log`` of the summed probability of the target classes
+                (:func:`multi_target_loss`). Validation and test always have integer labels.
         """
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
@@ -121,6 +146,8 @@ class FERClassifier(L.LightningModule):
             )
         if aux_loss_weight < 0:
             raise FERUserError(f"model.aux_loss_weight must be 0 or more, got {aux_loss_weight}")
+        if loss not in LOSSES:
+            raise FERUserError(f"model.loss '{loss}' is not one of {', '.join(LOSSES)}")
         self.save_hyperparameters()
         self.class_names = list(class_names or [str(i) for i in range(num_classes)])
         if len(self.class_names) != num_classes:
@@ -212,21 +239,31 @@ class FERClassifier(L.LightningModule):
         """(loss, logits) of one batch; logs the loss and updates the stage's metrics."""
         x, y = batch
         if stage == "train" and x.ndim == 5:  # ten-crop training samples: each crop is one
-            y = y.repeat_interleave(x.shape[1])
+            y = y.repeat_interleave(x.shape[1], dim=0)
             x = x.flatten(0, 1)
         logits, aux = self._logits(x) if x.ndim == 4 else (self(x), ())
         weight = self.loss_weight if self.hparams.class_weights else None
-        smoothing = self.hparams.label_smoothing
-        loss = F.cross_entropy(logits, y, weight=weight, label_smoothing=smoothing)
+        loss = self._loss(logits, y, weight)
         for aux_logits in aux:
-            loss = loss + self.hparams.aux_loss_weight * F.cross_entropy(
-                aux_logits, y, weight=weight, label_smoothing=smoothing
-            )
+            loss = loss + self.hparams.aux_loss_weight * self._loss(aux_logits, y, weight)
+        if y.is_floating_point():  # training targets (FER+): the metrics take their argmax
+            y = y.argmax(-1)
         self.metrics[f"{stage}_"].update(logits.detach().float(), y)  # bf16 under autocast
         self.losses[f"{stage}_"].update(loss.detach().float(), weight=len(y))
         if stage == "train":  # this process's own loss, for the progress bar and the curves
             self.log("train/loss_step", loss.detach(), prog_bar=True, batch_size=len(y))
         return loss, logits
+
+    def _loss(
+        self, logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The training loss (``model.loss``) of integer labels or float targets ``y``."""
+        if self.hparams.get("loss", "cross_entropy") == "multi_target":
+            return multi_target_loss(logits, y, weight)
+        if y.is_floating_point():
+            y = y.to(logits.dtype)
+        smoothing = self.hparams.label_smoothing
+        return F.cross_entropy(logits, y, weight=weight, label_smoothing=smoothing)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")[0]

@@ -215,3 +215,85 @@ def write_dataset(name: str, root: Path) -> Path:
     """A small copy of registered dataset ``name`` under the data root ``root``, in its real
     layout (see :func:`dataset_writer`); returns the dataset folder."""
     return dataset_writer(name)(root)
+
+
+# ------------------------------------------------------------------------------------ FER+
+#: Vote rows of the generated FER+ beyond one clear majority per emotion (10 counts: neutral,
+#: happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF) and what the
+#: majority rule makes of them.
+FERPLUS_SPECIAL: dict[str, list[int]] = {
+    "unknown": [1, 0, 0, 0, 0, 0, 0, 0, 9, 0],  # dropped in every mode
+    "not a face": [0, 0, 0, 0, 0, 0, 0, 0, 0, 10],  # dropped in every mode
+    "no majority": [4, 0, 3, 3, 0, 0, 0, 0, 0, 0],  # dropped by majority, kept by the others
+    "outliers": [0, 5, 0, 1, 1, 1, 1, 0, 1, 0],  # single votes removed: happiness 5 of 5
+}
+#: Rows of each split (Usage): ``emotions`` clear majorities per emotion, then the specials.
+FERPLUS_SPLITS: dict[str, tuple[str, int]] = {
+    "Training": ("FER2013Train", 3),
+    "PublicTest": ("FER2013Valid", 1),
+    "PrivateTest": ("FER2013Test", 1),
+}
+
+
+def ferplus_rows(seed: int = 0) -> list[tuple[str, str, list[int], int, np.ndarray]]:
+    """(usage, png name, votes, FER2013 label, image) of every row of a small FER+, in the csv
+    row order. The png name's number is the row, except rows 1 and 2, whose names are swapped
+    (the real fer2013new.csv's names are not always the row either). An emotion's majority is
+    7 of its votes, 2 for the next emotion and 1 (an outlier) for the one after; the FER2013
+    label is the same class where FER2013 has it (neutral for contempt), another for every
+    fifth row; the image's stripe encodes the majority emotion."""
+    from fer_lightning.data.ferplus import FERPLUS8
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for usage, (_, per_emotion) in FERPLUS_SPLITS.items():
+        votes_list = []
+        for _ in range(per_emotion):
+            for e in range(8):
+                votes = [0] * 10
+                votes[e], votes[(e + 1) % 8], votes[(e + 2) % 8] = 7, 2, 1
+                votes_list.append(votes)
+        votes_list += list(FERPLUS_SPECIAL.values())
+        for votes in votes_list:
+            row = len(rows)
+            top = int(np.argmax(votes))
+            name = f"fer{ ({1: 2, 2: 1}.get(row, row)):07d}.png"
+            own = FERPLUS8[top] if top < 8 else "neutral"
+            own = {"happiness": "happy", "sadness": "sad", "anger": "angry"}.get(own, own)
+            fer = FER7.index(own) if own in FER7 else FER7.index("neutral")
+            if row % 5 == 4:
+                fer = (fer + 1) % len(FER7)
+            rows.append((usage, name, votes, fer, pattern_image(48, min(top, 7), rng, False)))
+    return rows
+
+
+def write_ferplus(root: Path, form: str = "folder", seed: int = 0) -> Path:
+    """A small FER+ under ``root/ferplus`` in its official layout (``form='folder'``:
+    ``FER2013Train|Valid|Test/label.csv`` + PNGs, with fer2013new.csv beside them), as the
+    csv pair (``'csv'``: fer2013.csv + fer2013new.csv) or both; returns the folder."""
+    folder = root / "ferplus"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ferplus_rows(seed)
+    header = ["Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger"]
+    header += ["disgust", "fear", "contempt", "unknown", "NF"]
+    with (folder / "fer2013new.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for usage, name, votes, _, _ in rows:
+            writer.writerow([usage, name, *votes])
+    if form in ("folder", "both"):
+        for usage, (sub, _) in FERPLUS_SPLITS.items():
+            (folder / sub).mkdir(exist_ok=True)
+            with (folder / sub / "label.csv").open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                for u, name, votes, _, img in rows:
+                    if u == usage:
+                        Image.fromarray(img, mode="L").save(folder / sub / name)
+                        writer.writerow([name, "(0, 0, 48, 48)", *votes])
+    if form in ("csv", "both"):
+        with (folder / "fer2013.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["emotion", "pixels", "Usage"])
+            for usage, _, _, fer, img in rows:
+                writer.writerow([fer, " ".join(map(str, img.ravel())), usage])
+    return folder

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from torch import nn
+
 from fer_lightning.errors import FERUserError
 from fer_lightning.models.backbones.base import Backbone, Registration, register_backbone
 from fer_lightning.models.cnns import ConvBlocksCNN
 
 
-def _register(name: str, paper: str, summary: str) -> Registration:
+def _register(name: str, paper: str, summary: str, image_size: int = 48) -> Registration:
     return register_backbone(
-        name, family="own", source=paper, summary=summary, in_chans=1, image_size=48
+        name, family="own", source=paper, summary=summary, in_chans=1, image_size=image_size
     )
 
 
@@ -110,3 +112,43 @@ def bodapati2024_cnn(
     return _conv_blocks(
         "bodapati2024_cnn", in_chans, image_size, pretrained, widths, convs_per_block, dropout
     )
+
+
+#: barsoum2016's VGG13: (width, convolutions) of each block.
+VGG13_BLOCKS: tuple[tuple[int, int], ...] = ((64, 2), (128, 2), (256, 3), (256, 3))
+
+
+@_register(
+    "vgg13_ferplus",
+    "barsoum2016",
+    "4 blocks (2, 2, 3, 3) of 3x3 conv + ReLU, widths 64-128-256-256, max-pool, dropout 0.25 "
+    "(no BN)",
+    image_size=64,
+)
+def vgg13_ferplus(
+    *, in_chans: int, image_size: int, pretrained: bool = False, dropout: float = 0.25
+) -> Backbone:
+    """The VGG13 of the FER+ paper (barsoum2016; microsoft/FERPlus ``src/models.py``): four
+    blocks of 3x3 convolutions (padded, with bias, ReLU; no batch norm) of 2, 2, 3 and 3
+    layers, widths 64-128-256-256, each followed by a 2x2 max-pool and dropout 0.25, so a 64x64
+    gray input leaves 256x4x4 = 4,096 features. The paper's two 1,024-wide fully connected
+    layers with ReLU and dropout 0.5 and the 8-way output are the ``mlp`` head (``hidden:
+    [1024, 1024]``, ``dropout: 0.5``, ``batch_norm: false``): 8,757,704 parameters in all.
+    Weights are Glorot-uniform initialised, as CNTK's ``glorot_uniform`` there (biases 0)."""
+    if pretrained:
+        raise FERUserError("model.pretrained: vgg13_ferplus has no pretrained weights")
+    side = image_size // 2 ** len(VGG13_BLOCKS)
+    if side < 1:
+        raise FERUserError(f"data.image_size {image_size} is too small for 4 pooling blocks")
+    layers: list[nn.Module] = []
+    prev = in_chans
+    for width, convs in VGG13_BLOCKS:
+        for _ in range(convs):
+            conv = nn.Conv2d(prev, width, 3, padding=1)
+            nn.init.xavier_uniform_(conv.weight)
+            nn.init.zeros_(conv.bias)
+            layers += [conv, nn.ReLU(inplace=True)]
+            prev = width
+        layers += [nn.MaxPool2d(2, 2), nn.Dropout(dropout)]
+    layers.append(nn.Flatten())
+    return Backbone(nn.Sequential(*layers), (prev * side * side,))
