@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "ensemble": "fer_lightning.commands.ensemble:main",
     "seeds": "fer_lightning.commands.seeds:main",
     "explain": "fer_lightning.commands.explain:main",
+    "robustness": "fer_lightning.commands.robustness:main",
 }
 
 
