@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -111,7 +112,10 @@ def test_blur_is_a_gaussian_of_sigma_one() -> None:
 def test_jpeg_20_loses_detail_but_keeps_the_image(image: np.ndarray) -> None:
     out = PERTURBATIONS["jpeg_20"](image)
     error = np.abs(out.astype(np.int16) - image).mean()
-    assert 1 < error < 20  # lossy, but the same picture
+    assert 5 < error < 20  # lossy, but the same picture
+    if image.ndim == 2:  # OpenCV's encoder at quality 20 gives the same pixels
+        _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 20])
+        np.testing.assert_array_equal(out, cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED))
 
 
 def test_shift_moves_content_4_px_right_and_down_at_48_and_8_at_96() -> None:
