@@ -12,6 +12,8 @@
       <experiment>/<stamp>-ensemble/   the report of an ensemble
       sweeps/<sweep>/<stamp>/          results.md, results.csv, sweep.yaml, sweep.json,
                                        command.txt, <nn>-<label>/ (run directories)
+      robustness/<stamp>/              robustness.md, robustness.json of a model outside a run
+                                       (a run's own are written into its directory)
 
 A stamp is the local start time to the second (``20250131-142500``). A directory whose name is
 taken (a second command started in the same second) gets ``-1``, ``-2``, ... appended.
@@ -57,6 +59,10 @@ SWEEP_JSON = "sweep.json"
 #: run to resume (its message says where).
 DIVERGED_TXT = "diverged.txt"
 SWEEPS = "sweeps"
+#: ``fer-lightning robustness``: its folder (for a model outside a run) and its two files.
+ROBUSTNESS = "robustness"
+ROBUSTNESS_MD = "robustness.md"
+ROBUSTNESS_JSON = "robustness.json"
 
 #: Set for the processes of one run (DDP launches the script again per device) so that they
 #: all share one run directory. Internal: users set ``$FER_RUNS_DIR`` or ``--run_dir``.
@@ -131,6 +137,11 @@ def group_dir(experiment: str, kind: str) -> contextlib.AbstractContextManager[P
 def sweep_dir(name: str) -> contextlib.AbstractContextManager[Path]:
     """A new ``sweeps/<name>/<stamp>`` directory, created at once (see :func:`group_dir`)."""
     return _claimed(runs_root() / SWEEPS / check_name(name, "the sweep name") / stamp())
+
+
+def robustness_dir() -> contextlib.AbstractContextManager[Path]:
+    """A new ``robustness/<stamp>`` directory, created at once (see :func:`group_dir`)."""
+    return _claimed(runs_root() / ROBUSTNESS / stamp())
 
 
 def fold_dir(cv_dir: Path, fold: int) -> Path:

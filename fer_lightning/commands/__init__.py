@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "seeds": "fer_lightning.commands.seeds:main",
     "explain": "fer_lightning.commands.explain:main",
     "models": "fer_lightning.commands.models:main",
+    "robustness": "fer_lightning.commands.robustness:main",
 }
 
 

@@ -29,6 +29,7 @@ from fer_lightning.data.transforms import (
     TransformSpec,
     build_pipeline,
     resolve_augment,
+    robust_specs,
     train_ten_crop,
 )
 from fer_lightning.data.tta import TTA, TenCropDataset, default_crop_size
@@ -168,6 +169,7 @@ class FERDataModule(L.LightningDataModule):
         weighted_sampler: bool = False,
         tta: TTA = "none",
         tta_crop_size: int | None = None,
+        robust_augment: dict[str, float] | None = None,
     ) -> None:
         """
         Args:
@@ -191,6 +193,9 @@ class FERDataModule(L.LightningDataModule):
                 ten crops of each image and the model averages their softmaxes.
             tta_crop_size: side of those crops, resized back to ``image_size``; default 5/6 of
                 ``image_size`` (40 of 48, as qutub2023).
+            robust_augment: robust-training options added to the training augmentation, each
+                with its probability: ``blur``, ``jpeg``, ``occlusion``
+                (``fer_lightning.data.transforms.ROBUST_AUGMENT``); none by default.
         """
         super().__init__()
         check_settings(
@@ -203,6 +208,7 @@ class FERDataModule(L.LightningDataModule):
             val_fraction=val_fraction,
         )
         resolve_augment(augment)  # fail at config time, not after loading the data
+        robust_specs(robust_augment)
         self.save_hyperparameters()
         self.data_dir = data_dir
         self.batch_size = batch_size
@@ -217,6 +223,7 @@ class FERDataModule(L.LightningDataModule):
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.weighted_sampler = weighted_sampler
         self.tta = tta
+        self.robust_augment = dict(robust_augment or {})
         self.tta_crop_size = tta_crop_size or default_crop_size(image_size)
         if not 0 < self.tta_crop_size <= image_size:
             raise FERUserError(
@@ -343,6 +350,7 @@ class FERDataModule(L.LightningDataModule):
             train=train,
             seed=seed,
             native_size=native_size,
+            robust=self.robust_augment,
         )
 
     def dataset(self, split: str, train: bool = False) -> Dataset:

@@ -106,6 +106,45 @@ POST_NORMALIZE: dict[str, list[TransformSpec]] = {
 }
 
 
+#: Robust-training options: each name -> the transform it adds to the training augmentation
+#: (after the preset, before resizing) with the probability a recipe gives it in
+#: ``data.robust_augment`` (``{blur: 0.2, jpeg: 0.2, occlusion: 0.2}``). Off unless named, so a
+#: recipe without the key trains as before. They imitate ``fer-lightning robustness``'s
+#: perturbations: Gaussian blur sigma 0.5-1.5 (kernel from sigma), JPEG quality 20-60, and a
+#: grey (128) band over 15-30 % of the rows at a random height, full width (mouth or eyes).
+ROBUST_AUGMENT: dict[str, TransformSpec] = {
+    "blur": {"name": "GaussianBlur", "sigma_limit": (0.5, 1.5), "blur_limit": 0},
+    "jpeg": {"name": "ImageCompression", "compression_type": "jpeg", "quality_range": (20, 60)},
+    "occlusion": {
+        "name": "CoarseDropout",
+        "num_holes_range": (1, 1),
+        "hole_height_range": (0.15, 0.3),
+        "hole_width_range": (1.0, 1.0),
+        "fill": 128,
+    },
+}
+
+
+def robust_specs(robust: dict[str, float] | None) -> list[TransformSpec]:
+    """The transforms of ``data.robust_augment`` (option name -> probability), checked: an
+    unknown option or a probability outside 0-1 is one sentence. A probability of 0 adds
+    nothing."""
+    specs: list[TransformSpec] = []
+    for name, p in (robust or {}).items():
+        if name not in ROBUST_AUGMENT:
+            raise FERUserError(
+                f"data.robust_augment: unknown option '{name}'; known: "
+                f"{', '.join(ROBUST_AUGMENT)} (each with a probability)"
+            )
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise FERUserError(
+                f"data.robust_augment.{name} must be a probability between 0 and 1, got {p!r}"
+            )
+        if p > 0:
+            specs.append({**ROBUST_AUGMENT[name], "p": float(p)})
+    return specs
+
+
 def _build(spec: TransformSpec, where: str) -> A.BasicTransform:
     spec = dict(spec)
     name = spec.pop("name", None)
@@ -142,13 +181,17 @@ def build_pipeline(
     train: bool = False,
     seed: int | None = None,
     native_size: int | None = None,
+    robust: dict[str, float] | None = None,
 ) -> A.Compose:
     """uint8 image -> resized, normalised float tensor, with augmentation when ``train``.
 
     ``native_size``: the side of the (square) source images, when known; no resize is added
-    when it already equals ``image_size``."""
+    when it already equals ``image_size``. ``robust``: the robust-training options
+    (:data:`ROBUST_AUGMENT`) switched on, with their probabilities (train only)."""
     pre, post = resolve_augment(augment) if train else ([], [])
     transforms = [_build(s, "data.augment") for s in pre]
+    if train:
+        transforms += [_build(s, "data.robust_augment") for s in robust_specs(robust)]
     if native_size != image_size:  # a same-size resize would be per-sample work for nothing
         transforms.append(A.Resize(image_size, image_size, interpolation=1))  # bilinear
     transforms.append(A.Normalize(mean=mean, std=std, max_pixel_value=255.0))
