@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from fer_lightning.bench import dataprep, harness, pipeline, precision, startup
+from fer_lightning.bench import dataprep, harness, pipeline, precision, recognition, startup
 from fer_lightning.bench.common import load_average, machine
 from fer_lightning.bench.report import markdown
 
@@ -23,6 +23,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=3200, help="samples per loader measurement")
     p.add_argument("--quick", action="store_true", help="1 round, few steps: checks that it runs")
     p.add_argument("--skip-data-prep", action="store_true", help="no cold/warm measurement")
+    p.add_argument("--skip-recognition", action="store_true", help="no detector / video figures")
     p.add_argument(
         "--experiments",
         nargs="+",
@@ -76,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not args.skip_data_prep:
         results["data_prep"] = dataprep.measure("baseline_fer2013", warm_runs=3, log=log)
+    if not args.skip_recognition:
+        results["recognition"] = recognition.measure(
+            rounds=1 if args.quick else 2, frames=32 if args.quick else 60, log=log
+        )
     results["load_average_at_end"] = load_average()
     results["wall_clock_s"] = round(time.perf_counter() - started, 1)
 

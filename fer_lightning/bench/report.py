@@ -95,7 +95,44 @@ def markdown(r: dict[str, Any]) -> str:
         ]
     lines += precision_markdown(r.get("precision"))
     lines += startup_markdown(r.get("startup"))
+    lines += recognition_section(r.get("recognition"))
     return "\n".join(lines) + "\n"
+
+
+def recognition_section(rec: dict[str, Any] | None) -> list[str]:
+    """Detector recall on the real photos and recognize's speed on videos, Haar vs YuNet."""
+    if not rec:
+        return []
+    p = rec["photos"]
+    lines = [
+        "",
+        "## Recognition (Haar cascade vs YuNet)",
+        "",
+        f"Real photos (tests/data/photos): {p['photos']} photos, {p['faces']} faces.",
+        "",
+        "| detector | faces found | recall | false positives | ms / photo |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name in ("haar", "yunet"):
+        d = p[name]
+        lines.append(
+            f"| {name} | {d['found']} | {d['recall']} | {d['false_positives']} "
+            f"| {d['ms_per_photo']} |"
+        )
+    lines += [
+        "",
+        "| video | haar frames/s | haar faces/s | yunet frames/s | yunet faces/s | yunet / haar |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for v in rec["video"]:
+        h, y = v["haar"], v["yunet"]
+        lines.append(
+            f"| {v['video']} | {h['frames_per_s']} | {h['faces_per_s']} | {y['frames_per_s']} "
+            f"| {y['faces_per_s']} | {v['yunet_over_haar_fps']} |"
+        )
+    lines.append("")
+    lines.append("Goal: at least 15 frames/s on 640x480 video with YuNet on 2 idle cores.")
+    return lines
 
 
 def precision_markdown(p: dict[str, Any] | None) -> list[str]:

@@ -33,11 +33,15 @@ def expand_inputs(paths: list[Path]) -> Iterator[Path | FERUserError]:
     recursively). A missing path or a folder with none is an error item, not an exception."""
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
-            )
+            try:
+                found = sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+                )
+            except OSError as err:  # a folder (or one under it) that cannot be listed
+                yield FERUserError(f"folder {path} cannot be read: {err.strerror or err}")
+                continue
             if not found:
                 yield FERUserError(
                     f"folder {path} holds no images or videos "

@@ -10,7 +10,7 @@ import torch
 
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.checkpoint import LoadedModel
-from fer_lightning.inference.detect import Box, FaceDetector
+from fer_lightning.inference.detect import Box, HaarDetector, YuNetDetector
 
 
 @dataclass
@@ -27,14 +27,24 @@ class Face:
 class Recognizer:
     """Detect faces (or take the whole image as one), crop each with a margin, classify.
 
-    ``detector=None`` treats every image as an already cropped face."""
+    ``detector=None`` treats every image as an already cropped face. ``margin=None`` takes the
+    detector's own default (the one that matches FER2013's crops). Several images (photos, or a
+    chunk of video frames) go through :meth:`recognize_many` together: their face crops are
+    classified in batches of at most ``batch_size``."""
 
     def __init__(
-        self, loaded: LoadedModel, detector: FaceDetector | None, margin: float = 0.0
+        self,
+        loaded: LoadedModel,
+        detector: HaarDetector | YuNetDetector | None,
+        margin: float | None = None,
+        batch_size: int = 64,
     ) -> None:
         self.loaded = loaded
         self.detector = detector
+        if margin is None:
+            margin = detector.default_margin if detector is not None else 0.0
         self.margin = margin
+        self.batch_size = batch_size
         self.device = next(loaded.model.parameters()).device
 
     @torch.inference_mode()
@@ -50,20 +60,38 @@ class Recognizer:
             )
         return probs
 
-    def __call__(self, rgb: np.ndarray) -> list[Face]:
-        height, width = rgb.shape[:2]
-        image = self.loaded.preprocessing.to_training_color(rgb)
+    def boxes(self, images: list[np.ndarray]) -> list[list[Box]]:
+        """The face boxes of each RGB image (the whole image without a detector)."""
         if self.detector is None:
-            boxes = [Box(0, 0, width, height)]
-            crops = [image]
-        else:
-            gray = image if image.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            boxes = self.detector.detect(gray)
-            crops = [b.with_margin(self.margin, width, height).crop(image) for b in boxes]
-        if not boxes:
-            return []
-        probs = self.classify(crops)
-        return [Face(box, p) for box, p in zip(boxes, probs, strict=True)]
+            return [[Box(0, 0, rgb.shape[1], rgb.shape[0])] for rgb in images]
+        return self.detector.detect_many(images)
+
+    def recognize_many(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """The faces of each RGB image, in order; every crop of every image is classified in
+        batches of ``batch_size``."""
+        all_boxes = self.boxes(images)
+        crops, owners = [], []
+        for i, (rgb, boxes) in enumerate(zip(images, all_boxes, strict=True)):
+            if not boxes:
+                continue
+            height, width = rgb.shape[:2]
+            image = self.loaded.preprocessing.to_training_color(rgb)
+            for box in boxes:
+                crop_box = (
+                    box if self.detector is None else box.with_margin(self.margin, width, height)
+                )
+                crops.append(crop_box.crop(image))
+                owners.append(i)
+        faces: list[list[Face]] = [[] for _ in images]
+        boxes_flat = [box for boxes in all_boxes for box in boxes]
+        for start in range(0, len(crops), self.batch_size):
+            probs = self.classify(crops[start : start + self.batch_size])
+            for j, p in enumerate(probs, start):
+                faces[owners[j]].append(Face(boxes_flat[j], p))
+        return faces
+
+    def __call__(self, rgb: np.ndarray) -> list[Face]:
+        return self.recognize_many([rgb])[0]
 
 
 def annotate(rgb: np.ndarray, faces: list[Face], class_names: list[str]) -> np.ndarray:
