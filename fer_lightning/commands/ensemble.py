@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_lightning import run_layout
+from fer_lightning import run_layout, zoo
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.compare import paired_predictions, same_test_set
 from fer_lightning.evaluation.predictions import Predictions
@@ -44,6 +44,37 @@ def ensemble_predictions(members: list[Predictions], runs: list[Path]) -> Predic
         first.exact_copy,
         first.near_copy,
     )
+
+
+def _run_dir(arg: Path) -> Path:
+    """A run directory as given, or the results folder of a zoo model's name."""
+    if arg.is_dir() or not zoo.looks_like_name(str(arg)):
+        return arg
+    return zoo.get(str(arg)).folder
+
+
+def member_tests(
+    members: list[Predictions], ensemble: Predictions, summaries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each member's test accuracy and McNemar's exact test of the ensemble against it (the
+    best member first: the comparison that says whether ensembling helped)."""
+    from fer_lightning.evaluation.stats import mcnemar_exact
+
+    right = ensemble.predicted == ensemble.targets
+    rows = []
+    for member, summary in zip(members, summaries, strict=True):
+        correct = member.predicted == member.targets
+        test = mcnemar_exact(right, correct)
+        rows.append(
+            {
+                "run": summary["run"],
+                "test_accuracy": float(correct.mean()),
+                "p_value": test["p_value"],
+                "only_ensemble": test["only_a"],
+                "only_member": test["only_b"],
+            }
+        )
+    return sorted(rows, key=lambda r: r["test_accuracy"], reverse=True)
 
 
 def ensemble_facts(summaries: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -78,12 +109,17 @@ def main(argv: list[str]) -> int:
         description="Average the test softmax outputs of runs scored on the same test images "
         "and write the ensemble's report (listed by 'fer-lightning compare' like any run).",
     )
-    parser.add_argument("runs", nargs="+", type=Path, help="run directories (with summary.json)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        type=Path,
+        help="run directories (with summary.json) or zoo names ('fer-lightning models')",
+    )
     parser.add_argument("--name", default="ensemble", help="experiment name (default ensemble)")
     parser.add_argument("--out", type=Path, help="default runs/<name>/<timestamp>")
     args = parser.parse_args(argv)
     check_name(args.name, "--name")
-    runs: list[Path] = list(dict.fromkeys(args.runs))
+    runs: list[Path] = list(dict.fromkeys(_run_dir(r) for r in args.runs))
     if len(runs) < 2:
         raise FERUserError(f"an ensemble needs at least two different runs, got {len(runs)}")
     summaries = [{**read_summary(run), "run": str(run)} for run in runs]
@@ -103,10 +139,13 @@ def main(argv: list[str]) -> int:
     )
     with where as out:
         facts = ensemble_facts(summaries, args.name)
+        facts["ensemble_members"] = member_tests(members, predictions, summaries)
         report, summary, paths = write_report(out, predictions, facts)
-    for member, s in zip(members, summaries, strict=True):
-        accuracy = float((member.predicted == member.targets).mean())
-        print(f"member {s['run']}: test accuracy {100 * accuracy:.2f} %")
+    for row in facts["ensemble_members"]:
+        print(
+            f"member {row['run']}: test accuracy {100 * row['test_accuracy']:.2f} %, "
+            f"McNemar p = {row['p_value']:.3g} against the ensemble"
+        )
     low, high = summary["test_accuracy_ci95"]
     print(
         f"ensemble of {len(runs)}: test accuracy {100 * report.accuracy:.2f} % "

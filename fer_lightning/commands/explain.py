@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_lightning import run_layout
+from fer_lightning import run_layout, zoo
 from fer_lightning.errors import FERUserError
 
 
@@ -97,7 +97,11 @@ def main(argv: list[str]) -> int:
         "most confident right and wrong test images per class (--run RUN_DIR).",
     )
     parser.add_argument("paths", nargs="*", type=Path, help="face images (with --ckpt)")
-    parser.add_argument("--ckpt", type=Path, help="a checkpoint written by 'fer-lightning fit'")
+    parser.add_argument(
+        "--ckpt",
+        type=Path,
+        help="a checkpoint written by 'fer-lightning fit', or a zoo name ('fer-lightning models')",
+    )
     parser.add_argument("--run", type=Path, help="a run directory: write its explanations.png")
     parser.add_argument(
         "--class", dest="chosen", help="also explain this class (default: the predicted one)"
@@ -106,6 +110,7 @@ def main(argv: list[str]) -> int:
         "--out", type=Path, help="default: the run directory (--run) or ./explanations"
     )
     args = parser.parse_args(argv)
+    args.ckpt = zoo.resolve(args.ckpt)
     if args.ckpt is not None and not args.ckpt.is_file():
         raise FERUserError(f"--ckpt {args.ckpt}: no such file")
     if args.run is not None:

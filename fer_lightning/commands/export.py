@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from fer_lightning import zoo
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import load_any
 from fer_lightning.inference.export import export_onnx, max_difference
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ckpt",
         type=Path,
-        help="checkpoint (.ckpt) of a fit run or a bundled .safetensors model; default: the "
+        help="checkpoint (.ckpt) of a fit run or a bundled .safetensors model; or a zoo name "
+        "('fer-lightning models'); default: the "
         "model that ships with the package",
     )
     p.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    args.ckpt = zoo.resolve(args.ckpt)
     if args.ckpt is not None:
         refuse_overwriting(args.out, [args.ckpt], "--out")
     loaded = load_any(args.ckpt)

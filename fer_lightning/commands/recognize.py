@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import cv2
 
+from fer_lightning import zoo
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundle_info import about
 from fer_lightning.inference.detect import (
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ckpt",
         type=Path,
-        help="checkpoint (.ckpt) of a fit run, or a bundled .safetensors model; default: the "
+        help="checkpoint (.ckpt) of a fit run, or a bundled .safetensors model; or a zoo name "
+        "('fer-lightning models'); default: the "
         "model that ships with the package (see --about)",
     )
     p.add_argument("--about", action="store_true", help="say where the model comes from, exit")
@@ -275,6 +277,7 @@ class _Batch:
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.ckpt = zoo.resolve(args.ckpt)
     if args.about and (args.ckpt is None or args.ckpt.suffix == ".safetensors"):
         print(about(args.ckpt))
         return 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_lightning import run_layout
+from fer_lightning import run_layout, zoo
 from fer_lightning.errors import FERUserError
 from fer_lightning.paths import refuse_overwriting
 
@@ -33,7 +33,8 @@ def model_path(arg: str | None) -> Path:
         from fer_lightning.inference.bundle_info import default_path
 
         return default_path()
-    path = Path(arg)
+    path = zoo.resolve(arg)
+    assert path is not None
     if not path.is_file():
         raise FERUserError(
             f"--ckpt {arg}: no such file (give a .ckpt written by 'fer-lightning fit' or a "
@@ -163,8 +164,8 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--ckpt",
-        help="the model: a .ckpt written by 'fer-lightning fit' or a bundled .safetensors "
-        "(default: the model the package ships)",
+        help="the model: a .ckpt written by 'fer-lightning fit', a bundled .safetensors or a "
+        "zoo name ('fer-lightning models'; default: the model the package ships)",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument(

@@ -117,6 +117,9 @@ def uncertainty_summary(predictions: Predictions, facts: dict[str, Any]) -> dict
         "checkpoint_selection": facts.get("checkpoint_selection"),
         "test_fingerprint": facts.get("test_fingerprint"),
         "ensemble_of": facts.get("ensemble_of"),
+        **(
+            {"ensemble_members": facts["ensemble_members"]} if facts.get("ensemble_members") else {}
+        ),
     }
 
 
@@ -140,6 +143,12 @@ def uncertainty_markdown(summary: dict[str, Any]) -> list[str]:
     if summary.get("ensemble_of"):
         members = ", ".join(f"`{m}`" for m in summary["ensemble_of"])
         lines += ["", f"Ensemble (mean of the softmax outputs) of: {members}."]
+        for row in summary.get("ensemble_members") or []:
+            lines += [
+                f"- member `{row['run']}`: {100 * row['test_accuracy']:.2f} %; the ensemble is "
+                f"right where it is wrong on {row['only_ensemble']} images, the reverse on "
+                f"{row['only_member']} (McNemar's exact test p = {row['p_value']:.3g})"
+            ]
     identity = []
     if summary.get("test_fingerprint"):
         identity.append(
