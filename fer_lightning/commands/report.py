@@ -42,10 +42,18 @@ def rewrite_from_predictions(run_dir: Path, out: Path) -> Path:
 
     summary = read_summary(run_dir)
     predictions = Predictions.load(run_dir)
-    datamodule = build(run_layout.run_config(run_dir), subcommand="test").datamodule
+    config = run_layout.run_config(run_dir)
+    # Only the data is wanted: not the checkpoint the record names (gone), not a run folder.
+    overrides = ["--ckpt_path=null", "--run_dir=null", "--model.pretrained=false"]
+    datamodule = build(config, overrides, subcommand="test").datamodule
     datamodule.setup("test")
     test = datamodule.splits["test"]
     found = fingerprint_test_set(test.images, test.labels)
+    if not summary.get("test_fingerprint"):
+        raise FERUserError(
+            f"{run_dir}: its summary.json has no test_fingerprint, so its predictions cannot be "
+            "matched to test images; test the run's checkpoint again ('fer-lightning report')"
+        )
     if found != summary.get("test_fingerprint"):
         raise FERUserError(
             f"{run_dir}: its config's test images have fingerprint {found}, its summary.json "

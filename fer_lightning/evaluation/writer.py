@@ -65,10 +65,11 @@ def build_summary(
             n for n, count in zip(report.class_names, report.support, strict=True) if not count
         ],
         "parameters": facts.get("parameters"),
-        "epochs": epochs_trained(history),
+        # A report written again without the training's metrics.csv keeps what it had.
+        "epochs": epochs_trained(history) or facts.get("epochs"),
         "best_epoch": facts.get("best_epoch"),
-        "training_time_s": training_seconds(history),
-        "images_per_sec": images_per_second(history),
+        "training_time_s": training_seconds(history) or facts.get("training_time_s"),
+        "images_per_sec": images_per_second(history) or facts.get("images_per_sec"),
         "git_commit": facts.get("git_commit"),
         "git_dirty": facts.get("git_dirty"),
         "seed": facts.get("seed"),
@@ -256,7 +257,9 @@ def write_report(
             plots.confusion_figure(report, title), out_dir / plots.CONFUSION_PNG
         ),
         "roc": plots.save(plots.roc_figure(report, f"ROC: {title}"), out_dir / plots.ROC_PNG),
-        "curves": plots.save(
+        "curves": out_dir / plots.CURVES_PNG
+        if epochs_trained(history) is None and (out_dir / plots.CURVES_PNG).is_file()
+        else plots.save(
             plots.curves_figure(history, summary["experiment"] or ""), out_dir / plots.CURVES_PNG
         ),
         "reliability": plots.save(

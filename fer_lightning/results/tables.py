@@ -26,6 +26,8 @@ from fer_lightning.run_layout import CV_JSON, SUMMARY_JSON
 
 TABLES_MD = "tables.md"
 BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
+#: The column of the accuracy without the test images copied from training images.
+NEW_FACES = "without copies (exact / near)"
 COLUMNS = (
     "experiment",
     "protocol",
@@ -33,6 +35,7 @@ COLUMNS = (
     "parameters (paper)",
     "paper",
     "ours",
+    NEW_FACES,
     "training",
     "hardware, precision",
     "what differs",
@@ -109,6 +112,18 @@ def ours(result: Result) -> str:
         )
     s = result.summary
     return f"**{pct(s['test_accuracy'])}** (n={s['test_images']:,})"
+
+
+def new_faces(result: Result) -> str:
+    """The accuracy without the test images that are exact / near copies of training images
+    (:mod:`fer_lightning.evaluation.unseen`), or — where the record has none."""
+    s = result.summary
+    if result.cv is not None or s.get("test_accuracy_no_copies") is None:
+        return "—"
+    return (
+        f"{pct(s['test_accuracy_no_copies'])} / {pct(s['test_accuracy_no_near_copies'])} "
+        f"(n={s['test_images_no_copies']:,} / {s['test_images_no_near_copies']:,})"
+    )
 
 
 def training(result: Result) -> str:
@@ -222,7 +237,7 @@ def leak_note(results: list[Result]) -> str | None:
 def paper_table(key: str, results: list[Result], sweeps: Sequence[SweepResult] = ()) -> str:
     paper = PAPERS[key]
     lines = [f"### {paper.title}", "", f"Paper's metric: {paper.metric}.", ""]
-    lines += [markdown_row(list(COLUMNS)), markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3)]
+    lines += [markdown_row(list(COLUMNS)), markdown_row(["---"] * 3 + ["---:"] * 4 + ["---"] * 3)]
     notes = []
     for name, ref in RESULTS.items():
         if ref.paper != key:
@@ -232,7 +247,7 @@ def paper_table(key: str, results: list[Result], sweeps: Sequence[SweepResult] =
             lines.append(_not_run(name, ref))
         for r in mine:
             cells = [f"`{name}`", protocol(r), r.summary.get("model", "?"), params(r, ref)]
-            cells += [f"{ref.accuracy:.2f} %", ours(r), training(r), machine(r)]
+            cells += [f"{ref.accuracy:.2f} %", ours(r), new_faces(r), training(r), machine(r)]
             lines.append(markdown_row([*cells, differences(r, ref)]))
         if note := leak_note(mine):
             notes.append(note)
@@ -287,6 +302,7 @@ OWN_COLUMNS = (
     "model",
     "parameters",
     "ours",
+    NEW_FACES,
     "training",
     "hardware, precision",
     "recipe",
@@ -342,20 +358,31 @@ def own_table(results: list[Result]) -> str | None:
         *[_to_beat(data_class) for data_class in data_classes],
         "",
         markdown_row(list(OWN_COLUMNS)),
-        markdown_row(["---"] * 3 + ["---:"] * 2 + ["---"] * 3),
+        markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3),
     ]
     for name in names:
         mine = [r for r in results if r.experiment == name and not r.cross_dataset]
         if not mine:
             lines.append(
                 markdown_row(
-                    [f"`{name}`", "", "", "", f"not run yet: `make train EXP={name}`", "", "", ""]
+                    [
+                        f"`{name}`",
+                        "",
+                        "",
+                        "",
+                        f"not run yet: `make train EXP={name}`",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
                 )
             )
         for r in mine:
             count = r.summary.get("parameters")
             cells = [f"`{name}`", protocol(r), r.summary.get("model", "?")]
-            cells += [f"{count:,}" if count else "—", ours(r), training(r), machine(r), recipe(r)]
+            cells += [f"{count:,}" if count else "—", ours(r), new_faces(r)]
+            cells += [training(r), machine(r), recipe(r)]
             lines.append(markdown_row(cells))
     return "\n".join(lines)
 

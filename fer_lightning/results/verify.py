@@ -49,11 +49,17 @@ def recomputed(run: Path) -> dict[str, float]:
     denominator = support + predicted
     f1 = np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)
     present = support > 0
-    return {
+    found = {
         "test_images": int(support.sum()),
         "test_accuracy": float(tp.sum() / max(support.sum(), 1)),
         "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
     }
+    right = p.probs.argmax(1) == p.targets
+    for key, copied in (("no_copies", p.exact_copy), ("no_near_copies", p.near_copy)):
+        if copied is not None and (~copied).any():
+            found[f"test_images_{key}"] = int((~copied).sum())
+            found[f"test_accuracy_{key}"] = float(right[~copied].mean())
+    return found
 
 
 def _check(path: Path, key: str, recorded: Any, computed: float) -> None:
