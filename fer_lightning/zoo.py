@@ -67,8 +67,9 @@ def _name_of(folder: Path, root: Path) -> str:
     return folder.relative_to(root).as_posix()
 
 
-def result_folders(root: Path = ZOO_DIR) -> list[Path]:
+def result_folders(root: Path | None = None) -> list[Path]:
     """Every published single result (a folder with summary.json and config.yaml)."""
+    root = root or ZOO_DIR
     return sorted(
         p.parent
         for p in root.rglob(SUMMARY)
@@ -93,8 +94,9 @@ def weights_of(folder: Path) -> Path | None:
     return shipped if same_run and summary.get("experiment") == experiment else None
 
 
-def make_record(folder: Path, root: Path = ZOO_DIR) -> dict[str, Any] | None:
+def make_record(folder: Path, root: Path | None = None) -> dict[str, Any] | None:
     """The record of the result in ``folder`` (None when its weights are not kept)."""
+    root = root or ZOO_DIR
     weights = weights_of(folder)
     if weights is None:
         return None
@@ -144,8 +146,9 @@ def _dtype(weights: Path) -> str:
         return (fh.metadata() or {}).get("dtype") or "float32"
 
 
-def write_records(root: Path = ZOO_DIR) -> list[Path]:
+def write_records(root: Path | None = None) -> list[Path]:
     """(Re)write ``model.json`` beside every result whose weights are kept."""
+    root = root or ZOO_DIR
     written = []
     for folder in result_folders(root):
         record = make_record(folder, root)
@@ -158,8 +161,9 @@ def write_records(root: Path = ZOO_DIR) -> list[Path]:
     return written
 
 
-def models(root: Path = ZOO_DIR) -> dict[str, ZooModel]:
-    """Every zoo model by name, from the records in ``root``."""
+def models(root: Path | None = None) -> dict[str, ZooModel]:
+    """Every zoo model by name, from the records in ``root`` (default: :data:`ZOO_DIR`)."""
+    root = root or ZOO_DIR
     found = {}
     for path in sorted(root.rglob(RECORD)):
         record = json.loads(path.read_text())
@@ -174,6 +178,17 @@ def default() -> ZooModel | None:
         if model.weights == shipped and model.record.get("tta") in (None, "none"):
             return model
     return None
+
+
+def by_weights(path: Path | None) -> ZooModel | None:
+    """The zoo model whose weights are the file ``path`` (None: the shipped model), its
+    single-image result first where several results share the weights; None when none is."""
+    if path is None:
+        return default()
+    path = Path(path).resolve()
+    found = [m for m in models().values() if m.weights == path]
+    found.sort(key=lambda m: m.record.get("tta") not in (None, "none"))
+    return found[0] if found else None
 
 
 def looks_like_name(arg: str) -> bool:

@@ -50,7 +50,17 @@ def _probe(args: list[str]) -> dict:
         (["fit", "--exp", "resnet19_fer2013"], 2, "unknown experiment 'resnet19_fer2013'"),
         ([], 2, "a subcommand is needed"),
         (["recognize", "--help"], 0, "--annotate"),
-        (["recognize", "--about"], 0, "bundled model:"),
+        (["recognize", "--about"], 0, "zoo model ours_fer2013/official-60ep:"),
+        (
+            ["recognize", "--about", "--ckpt", "ours_fer2013/official-60ep"],
+            0,
+            "without the 288 exact copies of training images: 67.95 %",
+        ),
+        (
+            ["recognize", "--about", "--ckpt", "ours_fer2013/official-60ep"],
+            0,
+            "robustness, worst drops: occlude_mouth -32.7 points",
+        ),
         (["recognize", "--scale-factor", "1.0", "x.png"], 2, "--scale-factor 1.0"),
     ],
 )

@@ -29,6 +29,8 @@ SUBCOMMANDS: dict[str, str] = {
     "explain": "fer_lightning.commands.explain:main",
     "models": "fer_lightning.commands.models:main",
     "robustness": "fer_lightning.commands.robustness:main",
+    "calibrate": "fer_lightning.commands.calibrate:main",
+    "card": "fer_lightning.commands.card:main",
 }
 
 

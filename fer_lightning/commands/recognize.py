@@ -64,7 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         "('fer-lightning models'); default: the "
         "model that ships with the package (see --about)",
     )
-    p.add_argument("--about", action="store_true", help="say where the model comes from, exit")
+    p.add_argument(
+        "--about",
+        action="store_true",
+        help="say what the model is and how it was tested (a zoo model: its card in short), exit",
+    )
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="raw softmax probabilities: do not divide the logits by the zoo model's "
+        "temperature (fitted on its validation split by 'fer-lightning calibrate')",
+    )
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format")
     p.add_argument("--out", type=Path, help="write the records here instead of stdout")
     p.add_argument("--annotate", type=Path, metavar="DIR", help="write images with boxes here")
@@ -274,10 +284,26 @@ class _Batch:
                     print(f"fer-lightning: error: {err}", file=sys.stderr)
 
 
+def zoo_record(ckpt: Path | None) -> zoo.ZooModel | None:
+    """The zoo model ``--ckpt`` is (a zoo name, its weights file, or None: the shipped model),
+    with its temperature and card; None for a file the zoo does not hold."""
+    if ckpt is not None and zoo.looks_like_name(str(ckpt)):
+        return zoo.get(str(ckpt))
+    if ckpt is not None and Path(ckpt).suffix != ".safetensors":
+        return None
+    return zoo.by_weights(ckpt)
+
+
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.ckpt = zoo.resolve(args.ckpt)
+    record = zoo_record(args.ckpt)
+    args.ckpt = record.weights if record is not None else zoo.resolve(args.ckpt)
+    if args.about and record is not None:
+        from fer_lightning.results.card import short
+
+        print(short(record))
+        return 0
     if args.about and (args.ckpt is None or args.ckpt.suffix == ".safetensors"):
         print(about(args.ckpt))
         return 0
@@ -313,10 +339,18 @@ def main(argv: list[str]) -> int:
 
     loaded = load_any(args.ckpt, device=_device(args.device))
     log.info("model %s", loaded.describe())
+    temperature = None if record is None or args.no_calibration else record.temperature
+    if temperature is not None:
+        log.info(
+            "probabilities calibrated with temperature %.4f fitted on the validation split "
+            "(zoo model %s; --no-calibration: the raw softmax)",
+            temperature,
+            record.name,
+        )
     detector = None
     if not args.no_detect:
         detector = HaarDetector(haar) if args.detector == "haar" else YuNetDetector(yunet)
-    recognizer = Recognizer(loaded, detector, margin=args.margin)
+    recognizer = Recognizer(loaded, detector, margin=args.margin, temperature=temperature)
     annotator = Annotator(args.annotate, loaded.class_names, inputs) if args.annotate else None
 
     counts = {"inputs": 0, "failed": 0, "frames": 0, "faces": 0, "no_face": 0}

@@ -30,7 +30,8 @@ class Recognizer:
     ``detector=None`` treats every image as an already cropped face. ``margin=None`` takes the
     detector's own default (the one that matches FER2013's crops). Several images (photos, or a
     chunk of video frames) go through :meth:`recognize_many` together: their face crops are
-    classified in batches of at most ``batch_size``."""
+    classified in batches of at most ``batch_size``. ``temperature`` (a zoo model's, fitted on
+    its validation split) divides the logits before the softmax; None leaves them as they are."""
 
     def __init__(
         self,
@@ -38,8 +39,12 @@ class Recognizer:
         detector: HaarDetector | YuNetDetector | None,
         margin: float | None = None,
         batch_size: int = 64,
+        temperature: float | None = None,
     ) -> None:
+        if temperature is not None and not temperature > 0:
+            raise FERUserError(f"temperature {temperature}: it must be a positive number")
         self.loaded = loaded
+        self.temperature = temperature
         self.detector = detector
         if margin is None:
             margin = detector.default_margin if detector is not None else 0.0
@@ -49,9 +54,13 @@ class Recognizer:
 
     @torch.inference_mode()
     def classify(self, faces: list[np.ndarray]) -> np.ndarray:
-        """Softmax probabilities ``(N, classes)`` of face crops in the training colour."""
+        """Softmax probabilities ``(N, classes)`` of face crops in the training colour (of the
+        logits divided by the temperature, where there is one)."""
         x = self.loaded.preprocessing.to_tensor(faces).to(self.device)
-        probs = self.loaded.model(x).softmax(dim=-1).float().cpu().numpy()
+        logits = self.loaded.model(x).float()
+        if self.temperature is not None:
+            logits = logits / self.temperature
+        probs = logits.softmax(dim=-1).cpu().numpy()
         if not np.isfinite(probs).all():
             raise FERUserError(
                 f"the model {self.loaded.path} gave non-finite probabilities (NaN or inf) for "
