@@ -50,7 +50,11 @@ def _run_dir(arg: Path) -> Path:
     """A run directory as given, or the results folder of a zoo model's name."""
     if arg.is_dir() or not zoo.looks_like_name(str(arg)):
         return arg
-    return zoo.get(str(arg)).folder
+    folder = zoo.get(str(arg)).folder
+    try:  # as the user would write it: relative to where the command runs
+        return folder.relative_to(Path.cwd())
+    except ValueError:
+        return folder
 
 
 def member_tests(
