@@ -117,7 +117,7 @@ def make_record(folder: Path, root: Path | None = None) -> dict[str, Any] | None
         "backbone": hparams.get("backbone"),
         "head": hparams.get("head"),
         "input": {k: data.get(k) for k in ("image_size", "channels", "color", "mean", "std")},
-        "temperature": calibrated.get("temperature"),
+        "temperature": calibrated.get("temperature") if calibrated.get("used", True) else None,
         "dataset": summary.get("dataset"),
         "split": summary.get("split"),
         "tta": summary.get("tta"),

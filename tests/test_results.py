@@ -170,3 +170,15 @@ def test_a_fit_that_stopped_untimed_makes_the_training_time_a_lower_bound(tmp_pa
     run_record.record_command(legacy, ["fit"])
     (legacy / "timing.json").write_text('{"fit_wall_s": 60}')
     assert run_record.untimed_fits(legacy) == 0
+
+
+def test_results_stay_within_the_zoo_budget_and_every_record_matches_its_weights() -> None:
+    from fer_lightning import zoo
+
+    total = sum(p.stat().st_size for p in zoo.ZOO_DIR.rglob("*") if p.is_file())
+    assert total <= zoo.BUDGET_BYTES, f"results/ holds {total:,} bytes"
+    models = zoo.models()
+    assert "ours_fer2013/official-60ep" in models
+    for name, model in models.items():
+        assert zoo.get(name).record == model.record  # SHA-256 of the weights checked
+        assert zoo.make_record(model.folder) == model.record, f"{name}: run models --write"

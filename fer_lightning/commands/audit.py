@@ -14,6 +14,17 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.paths import data_root
 
 
+def _copies_figure(dataset: str, root: Path, out: Path) -> None:
+    from fer_lightning.data import copies
+    from fer_lightning.evaluation.plots import save
+
+    splits = list(registry.get(dataset)(data_dir=str(root)).listing().splits.values())
+    if len(splits) < 2:
+        raise FERUserError(f"{dataset} has one split: no copies between splits to draw")
+    reference, test = splits[0].images, splits[-1].images
+    save(copies.pairs_figure(test, reference, copies.find_copies(reference, test)), out)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-lightning audit",
@@ -37,10 +48,20 @@ def main(argv: list[str]) -> int:
         default=BLANK_STD,
         help=f"pixel std below which an image is near-constant (default {BLANK_STD})",
     )
+    parser.add_argument(
+        "--copies-figure",
+        type=Path,
+        default=None,
+        help="draw sample pairs of near copies (the last split's images beside their nearest "
+        "image of the first split, at hash distances 2, 4 and 6) into this PNG",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     report = audit_dataset(args.dataset, data_root(args.root), args.blank_std)
     report["seconds"] = round(time.perf_counter() - start, 2)
+    if args.copies_figure is not None:
+        _copies_figure(args.dataset, data_root(args.root), args.copies_figure)
+        report["copies_figure"] = str(args.copies_figure)
     summary = markdown(report)
     print(summary, end="")
     if args.out is not None:

@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
         tmp.write_text(json.dumps(result, indent=1) + "\n")
         tmp.replace(path)
         print(
-            f"{model.name}: T = {result['temperature']:.4f} ({result['fitted_on']}); "
+            f"{model.name}: T = {result['temperature']:.4f} ({result['fitted_on']}"
+            f"{'' if result['used'] else '; not used: ' + result['why_not_used']}); "
             f"validation NLL {result['nll_before']:.4f} -> {result['nll_after']:.4f}; test ECE "
             f"{100 * result['ece_test_before']:.2f} % -> {100 * result['ece_test_after']:.2f} %"
             f"; wrote {path}"

@@ -26,6 +26,14 @@ from fer_lightning.paths import refuse_overwriting
 OVERRIDES = ["--data.tta=none", "--model.pretrained=false", "--run_dir=null"]
 
 
+def _shown(path: Path) -> str:
+    """A path as a record keeps it: relative to the package's checkout where it lies inside."""
+    try:
+        return Path(path).resolve().relative_to(zoo.ZOO_DIR.parent).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def model_path(arg: str | None) -> Path:
     """The model file ``--ckpt`` names (default: the model the package ships). The one place
     a model argument becomes a path: a model zoo's names would be resolved here."""
@@ -218,10 +226,10 @@ def main(argv: list[str]) -> int:
     check_classes(loaded.class_names, list(dm.class_names), path)
     keep = limited(labels, args.limit)
     about = {
-        "model": str(path),
+        "model": args.ckpt if args.ckpt and zoo.looks_like_name(str(args.ckpt)) else _shown(path),
         "backbone": str(loaded.model.hparams.backbone),
         "experiment": loaded.experiment or experiment,
-        "data_config": str(config),
+        "data_config": _shown(Path(config)),
         "data_overrides": overrides,
         "dataset": getattr(dm, "name", None) or type(dm).__name__,
         "split": getattr(dm, "split", None),

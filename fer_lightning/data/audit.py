@@ -127,10 +127,26 @@ def audit_dataset(dataset: str, root: Path, threshold: float = BLANK_STD) -> dic
     report = {"dataset": dataset, "root": str(root)}
     report |= audit_splits(listing.splits, listing.class_names or datamodule.class_names, threshold)
     report["image_files"] = listing.files
+    report["copies_of_first_split"] = copies_of_first_split(listing.splits)
     extra = datamodule.audit_extra()
     if extra:
         report[dataset] = extra
     return report
+
+
+def copies_of_first_split(splits: dict[str, ListedSplit]) -> dict[str, Any]:
+    """Images of each later split that are exact or near copies of an image of the first (the
+    training split as the dataset publishes it): :mod:`fer_lightning.data.copies`."""
+    from fer_lightning.data import copies
+
+    names = list(splits)
+    if len(names) < 2:
+        return {}
+    first = splits[names[0]].images
+    out: dict[str, Any] = {"of": names[0], "method": copies.METHOD}
+    for name in names[1:]:
+        out[name] = copies.find_copies(first, splits[name].images).counts()
+    return out
 
 
 # --------------------------------------------------------------------------- markdown
@@ -175,6 +191,16 @@ def markdown(report: dict[str, Any]) -> str:
         f"- duplicates with conflicting labels: {dup['conflicting_labels']['groups']} groups, "
         f"{dup['conflicting_labels']['images']} images",
     ]
+    found = report.get("copies_of_first_split") or {}
+    if found:
+        lines.append(
+            f"- copies of {found['of']} images ({found['method']}): "
+            + "; ".join(
+                f"{name} {c['exact']} exact, {c['near']} near"
+                for name, c in found.items()
+                if isinstance(c, dict)
+            )
+        )
     if "seconds" in report:
         lines.append(f"- audit time: {report['seconds']:.1f} s")
     extra = report.get(report["dataset"])

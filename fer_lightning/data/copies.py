@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -132,3 +133,45 @@ def test_set_id(ids: np.ndarray, labels: np.ndarray) -> str:
     test sets hold the same images with the same labels, in whatever order."""
     pairs = sorted(f"{i}:{int(label)}" for i, label in zip(ids, labels, strict=True))
     return hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
+
+
+def pairs_figure(
+    test: np.ndarray,
+    reference: np.ndarray,
+    found: Copies,
+    distances: tuple[int, ...] = (2, 4, 6),
+    per_distance: int = 8,
+    seed: int = 0,
+) -> Any:
+    """A picture of test images beside their nearest training image, ``per_distance`` pairs
+    (drawn at random, seeded) at each hash distance: what the near-copy threshold was chosen
+    by looking at."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    rows = [
+        rng.choice(pool, min(per_distance, len(pool)), replace=False)
+        for d in distances
+        if len(pool := np.flatnonzero((found.distance == d) & ~found.exact))
+    ]
+    fig, axes = plt.subplots(
+        len(distances),
+        2 * per_distance,
+        figsize=(1.2 * per_distance, 1.5 * len(distances)),
+        squeeze=False,
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, (d, picks) in enumerate(zip(distances, rows, strict=False)):
+        for j, i in enumerate(picks):
+            for k, (image, title) in enumerate(
+                ((test[i], f"test d={d}"), (reference[found.nearest[i]], "train"))
+            ):
+                ax = axes[r, 2 * j + k]
+                ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+                ax.set_title(title, fontsize=6)
+    fig.tight_layout()
+    return fig

@@ -117,6 +117,10 @@ def load_bundled(path: Path | None = None, device: str | torch.device = "cpu") -
     return LoadedModel(model, list(model.class_names), preprocessing, path, experiment)
 
 
+#: The layout of the checkpoints :func:`as_checkpoint` writes (part of their cached name).
+AS_CHECKPOINT_VERSION = 2
+
+
 def as_checkpoint(path: Path) -> Path:
     """A bundled model as a Lightning checkpoint file (weights, hyper-parameters, its best
     epoch and how it was chosen) that ``test`` / ``validate`` / ``predict`` and fine-tuning can
@@ -129,7 +133,7 @@ def as_checkpoint(path: Path) -> Path:
     path = Path(path)
     meta = read_metadata(path)
     digest = sha256(path)
-    out = cache_dir() / "bundles" / f"{digest[:20]}.ckpt"
+    out = cache_dir() / "bundles" / f"{digest[:20]}-{AS_CHECKPOINT_VERSION}.ckpt"
     if out.is_file():
         return out
     model = load_bundled(path)
@@ -140,6 +144,9 @@ def as_checkpoint(path: Path) -> Path:
         "epoch": provenance.get("best_epoch"),
         "global_step": 0,
         "pytorch-lightning_version": lightning.__version__,
+        # Lightning calls the callbacks' on_load_checkpoint (where the report learns where the
+        # weights come from) only when the checkpoint has callback states, even none.
+        "callbacks": {},
         "bundle": {"path": str(path), "sha256": digest, "provenance": provenance},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
