@@ -152,7 +152,8 @@ def test_a_model_giving_nan_is_an_error_not_a_result(
     face = tmp_path / "face.png"
     Image.new("L", (48, 48), 128).save(face)
     capsys.readouterr()
-    assert main(["recognize", "--no-detect", "--ckpt", str(broken), str(face)]) == 1
+    # A model broken for every input stops the command (exit 2), not one face after another.
+    assert main(["recognize", "--no-detect", "--ckpt", str(broken), str(face)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "non-finite probabilities" in err and "Traceback" not in err
     data = run_dir.parent / "data"

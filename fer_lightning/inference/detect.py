@@ -20,6 +20,14 @@ from fer_lightning.errors import FERUserError
 CASCADE = "haarcascade_frontalface_default.xml"
 
 
+def check_ranges(checks: list[tuple[str, object, bool, str]]) -> None:
+    """(option, value, whether it is in range, what would be) -> the first one out of range
+    as one sentence."""
+    for option, value, ok, valid in checks:
+        if not ok:
+            raise FERUserError(f"{option} {value}: the face detector needs {valid}")
+
+
 @dataclass(frozen=True)
 class Box:
     """A rectangle in pixel coordinates of the original image: top-left ``x, y``, size."""
@@ -67,9 +75,7 @@ class DetectorSettings:
             ("--min-face", self.min_size, self.min_size >= 1, "at least 1 pixel"),
             ("--max-side", self.max_side, self.max_side >= 16, "at least 16 pixels"),
         ]
-        for option, value, ok, valid in checks:
-            if not ok:
-                raise FERUserError(f"{option} {value}: the face detector needs {valid}")
+        check_ranges(checks)
 
 
 class HaarDetector:
@@ -139,9 +145,7 @@ class YuNetSettings:
             ("--min-face", self.min_size, self.min_size >= 1, "at least 1 pixel"),
             ("--max-side", self.max_side, self.max_side >= 16, "at least 16 pixels"),
         ]
-        for option, value, ok, valid in checks:
-            if not ok:
-                raise FERUserError(f"{option} {value}: the face detector needs {valid}")
+        check_ranges(checks)
 
 
 class YuNetDetector:
