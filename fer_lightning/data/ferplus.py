@@ -413,6 +413,10 @@ class FERPlusDataModule(FERDataModule):
         }
 
     # -------------------------------------------------------------------------- the splits
+    @property
+    def val_from_train(self) -> bool:
+        return False  # validation is FER2013Valid (FER2013's PublicTest), a split of its own
+
     def load_splits(self, root: Path) -> dict[str, Split]:
         arrays = self.read_all(root)
         splits: dict[str, Split] = {}
