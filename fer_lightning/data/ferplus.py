@@ -239,6 +239,8 @@ class FERPlusDataModule(FERDataModule):
     """FER+ from ``<root>/ferplus/``: the official layout or the csv pair (see the module)."""
 
     name = "ferplus"
+    #: The one protocol: FER2013Train / FER2013Valid / FER2013Test, tested on majority labels.
+    split = "official"
     class_names = FERPLUS8
     synonyms = {"happiness": "happy", "sadness": "sad", "anger": "angry"}
     folder = "ferplus"
