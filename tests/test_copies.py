@@ -103,3 +103,12 @@ def test_a_published_accuracy_without_copies_edited_by_hand_is_refused(tmp_path:
     verify.recomputed.cache_clear()
     with pytest.raises(FERUserError, match="test_accuracy_no_near_copies is 0.5"):
         verify.verified_summary(tmp_path)
+
+
+def test_a_test_split_with_no_training_images_has_no_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CK+ split 'all' (a cross-dataset test): every image is a test image, none a copy."""
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path))
+    found = copies.find_copies(np.zeros((0, 48, 48), np.uint8), faces(3, seed=1))
+    assert found.counts() == {"exact": 0, "near": 0}

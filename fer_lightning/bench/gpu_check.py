@@ -35,7 +35,7 @@ FAMILIES: dict[str, list[str]] = {
         "resnet50v2_fer2013",
     ],
     "EfficientNet": ["efficientnet_b0_fer2013", "efficientnet_b0_rafdb"],
-    "VGG": ["vgg16_fer2013", "vgg19_fer2013", "vgg16_fer2013_scratch"],
+    "VGG": ["vgg16_fer2013", "vgg19_fer2013", "vgg16_fer2013_scratch", "vgg13_ferplus_majority"],
     "GoogLeNet / Inception": ["googlenet_fer2013", "inception_v3_ckplus"],
     "DenseNet / MobileNet": ["densenet121_ckplus", "mobilenet_v2_ckplus"],
     "ViT": ["vit_b16_fer2013"],

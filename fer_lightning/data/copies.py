@@ -51,6 +51,8 @@ def perceptual_hashes(images: np.ndarray) -> np.ndarray:
     from scipy.fft import dctn
 
     images = np.asarray(images)
+    if len(images) == 0:
+        return np.zeros(0, dtype=np.uint64)
     if images.ndim == 4:  # colour: the mean of the channels, as a grey image
         images = images.mean(axis=3).astype(np.uint8)
     small = np.empty((len(images), _RESIZE, _RESIZE), dtype=np.float32)
@@ -109,9 +111,10 @@ def find_copies(reference: np.ndarray, test: np.ndarray, cache: bool = True) -> 
                 return Copies(*(npz[k] for k in ("exact", "near", "nearest", "distance")))
         except (OSError, ValueError, KeyError):
             log.warning("copies cache %s is unreadable; computing it again", path)
-    exact = np.isin(pixel_hashes(test), pixel_hashes(reference)) if len(reference) else None
-    if exact is None:
-        exact = np.zeros(len(test), dtype=bool)
+    if len(reference) == 0 or len(test) == 0:  # e.g. CK+ split 'all': nothing trained on
+        none = np.zeros(len(test), dtype=bool)
+        return Copies(none, none.copy(), np.zeros(len(test), np.int64), np.full(len(test), 65))
+    exact = np.isin(pixel_hashes(test), pixel_hashes(reference))
     index, distance = nearest(perceptual_hashes(test), perceptual_hashes(reference))
     copies = Copies(exact, exact | (distance <= NEAR_COPY_DISTANCE), index, distance)
     if cache:
