@@ -79,19 +79,22 @@ def result_folders(root: Path | None = None) -> list[Path]:
 
 def weights_of(folder: Path) -> Path | None:
     """The weights a result was made with, where they are kept: its own bundle, or the shipped
-    model when the result names the checkpoint the shipped model was bundled from."""
+    model or a sibling result's bundle when the result names the checkpoint that bundle was
+    made from (a ten-crop test of the same checkpoint, say)."""
     if (folder / WEIGHTS).is_file():
         return folder / WEIGHTS
     summary = json.loads((folder / SUMMARY).read_text())
-    shipped = default_path()
-    if not shipped.is_file() or not summary.get("checkpoint"):
+    if not summary.get("checkpoint"):
         return None
-    source = read_metadata(shipped)["provenance"].get("checkpoint") or ""
-    run, _, ckpt = source.partition("/")
     checkpoint = Path(summary["checkpoint"])
-    experiment = read_metadata(shipped)["provenance"].get("experiment")
-    same_run = checkpoint.name == ckpt and checkpoint.parent.parent.name == run
-    return shipped if same_run and summary.get("experiment") == experiment else None
+    candidates = [default_path(), *sorted(folder.parent.glob(f"*/{WEIGHTS}"))]
+    for weights in (c for c in candidates if c.is_file()):
+        provenance = read_metadata(weights)["provenance"]
+        run, _, ckpt = (provenance.get("checkpoint") or "").partition("/")
+        same_run = checkpoint.name == ckpt and checkpoint.parent.parent.name == run
+        if same_run and summary.get("experiment") == provenance.get("experiment"):
+            return weights
+    return None
 
 
 def make_record(folder: Path, root: Path | None = None) -> dict[str, Any] | None:
