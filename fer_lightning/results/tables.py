@@ -88,10 +88,24 @@ def _yaml(run: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- cells
+def _class_split(result: Result) -> str:
+    """The protocol a datamodule class has when it has only one (FER+: ``official``), for
+    records written before the run recorded it; ``?`` otherwise."""
+    import importlib
+
+    path = str((result.config.get("data") or {}).get("class_path") or "")
+    module, _, name = path.rpartition(".")
+    try:
+        split = getattr(importlib.import_module(module), name).split
+    except (ImportError, AttributeError, ValueError):
+        return "?"
+    return split if isinstance(split, str) else "?"
+
+
 def protocol(result: Result) -> str:
     """Split, fold and test-time augmentation, as the run's config and summary record them."""
     s, args = result.summary, result.data_args
-    split = s.get("split") or args.get("split", "?")
+    split = s.get("split") or args.get("split") or _class_split(result)
     parts = [f"{s.get('dataset', '?')} `{split}`"]
     if result.cv is not None:
         parts.append(f"{len(result.cv['folds'])}-fold CV")
