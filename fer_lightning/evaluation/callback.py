@@ -119,6 +119,9 @@ class EvaluationReport(L.Callback):
             model += f" + {hparams['head']} head"
         if hparams.get("pretrained"):
             model += " (ImageNet init)"
+        init_source = getattr(pl_module, "init_source", None)
+        if init_source:
+            model += f" (initialised from {init_source['model']})"
         dm = trainer.datamodule
         commit, dirty = self.code_version or git_commit()
         seed = os.environ.get("PL_GLOBAL_SEED")
@@ -149,6 +152,7 @@ class EvaluationReport(L.Callback):
                 else "not recorded: no checkpoint restored by Lightning (the weights as they are)"
             ),
             "test_fingerprint": fingerprint_of(dm),
+            "init_from": init_source,
         }
 
     def write(

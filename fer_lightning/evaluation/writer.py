@@ -79,7 +79,20 @@ def build_summary(
         "hardware": facts.get("hardware"),
         "checkpoint": facts.get("checkpoint"),
         "training_run": facts.get("training_run"),
+        # the FER model the fit started from (model.init_from): name, file, SHA-256, head rows
+        "init_from": facts.get("init_from"),
     }
+
+
+def _init_line(source: dict[str, Any] | None) -> list[str]:
+    """The report's line on the FER model a fit started from, if any."""
+    if not source:
+        return []
+    kept = ", ".join(source.get("classes_kept") or []) or "none"
+    return [
+        f"- initialised from `{source['model']}` (`{source['path']}`, SHA-256 "
+        f"`{source['sha256'][:16]}…`); class rows kept: {kept}"
+    ]
 
 
 def _number(value: float) -> float | None:
@@ -191,6 +204,7 @@ def report_markdown(report: ClassificationReport, summary: dict[str, Any]) -> st
         + (f"{ips:,.0f} images/s" if ips is not None else "images/s n/a")
         + (f", precision {summary['precision']}" if summary.get("precision") else ""),
         f"- test-time augmentation: {tta_text}",
+        *_init_line(summary.get("init_from")),
         f"- seed {summary['seed']}, git commit {summary['git_commit'] or 'n/a'}"
         + (" (uncommitted changes)" if summary["git_dirty"] else ""),
     ]

@@ -31,6 +31,7 @@ from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.models.backbones import create_backbone
 from fer_lightning.models.heads import create_head
+from fer_lightning.models.init_from import CHECKPOINT_KEY, HEAD_MODES, initialise
 
 STAGES = ("train", "val", "test")
 LOSSES = ("cross_entropy", "multi_target")
@@ -113,6 +114,8 @@ class FERClassifier(L.LightningModule):
         channels_last: bool | None = None,
         compile: bool = False,
         loss: str = "cross_entropy",
+        init_from: str | None = None,
+        init_head: str = "match",
     ) -> None:
         """
         Args:
@@ -137,6 +140,11 @@ class FERClassifier(L.LightningModule):
                 distributions; ``multi_target`` (FER+'s multi-target mode):
                 ``-log`` of the summed probability of the target classes
                 (:func:`multi_target_loss`). Validation and test always have integer labels.
+            init_from: start ``fit`` from this FER model's weights: a zoo name
+                (``fer-lightning models``), a ``fit`` checkpoint or a bundled ``.safetensors``
+                file (:mod:`fer_lightning.models.init_from`). None: random (or ImageNet) init.
+            init_head: what the head's class layer keeps from ``init_from``: ``match`` (the
+                rows of the classes with the same meaning, the others new) or ``new`` (none).
         """
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
@@ -148,6 +156,10 @@ class FERClassifier(L.LightningModule):
             raise FERUserError(f"model.aux_loss_weight must be 0 or more, got {aux_loss_weight}")
         if loss not in LOSSES:
             raise FERUserError(f"model.loss '{loss}' is not one of {', '.join(LOSSES)}")
+        if init_head not in HEAD_MODES:
+            raise FERUserError(
+                f"model.init_head must be one of {', '.join(HEAD_MODES)}, got {init_head!r}"
+            )
         self.save_hyperparameters()
         self.class_names = list(class_names or [str(i) for i in range(num_classes)])
         if len(self.class_names) != num_classes:
@@ -175,6 +187,8 @@ class FERClassifier(L.LightningModule):
         self.metrics = _stage_metrics(num_classes)
         self.losses = _stage_losses()
         self.confusion: dict[str, torch.Tensor] = {}
+        #: where the fit's initial weights came from (``model.init_from``), kept in checkpoints
+        self.init_source: dict[str, Any] | None = None
 
     # --------------------------------------------------------------------------- model
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -231,6 +245,21 @@ class FERClassifier(L.LightningModule):
             if dm is None or not hasattr(dm, "class_weights"):
                 raise ValueError("model.class_weights needs a datamodule with class_weights()")
             self.loss_weight.copy_(dm.class_weights())
+        resuming = bool(self.trainer.ckpt_path)  # its checkpoint has weights and the record
+        if stage == "fit" and self.hparams.get("init_from") and not resuming:
+            dm = getattr(self.trainer, "datamodule", None)
+            norm = (dm.mean, dm.std) if hasattr(dm, "mean") and hasattr(dm, "std") else None
+            self.init_source = initialise(
+                self, self.hparams.init_from, self.hparams.get("init_head", "match"), norm
+            )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.init_source is not None:
+            checkpoint[CHECKPOINT_KEY] = self.init_source
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if isinstance(checkpoint.get(CHECKPOINT_KEY), dict):
+            self.init_source = checkpoint[CHECKPOINT_KEY]
 
     # ------------------------------------------------------------------------ training
     def _step(
