@@ -230,6 +230,27 @@ CASES = [
         [*FIT, "--config={escaping_config}"],
         ["experiment key", "'../escaped'", "plain name"],
     ),
+    # model.init_from: a source that is not there or does not fit (siblings in test_init_from)
+    Case(
+        "init_from: unknown zoo name",
+        [*FIT, "--model.init_from=ours_fer2013/nosuch"],
+        ["'ours_fer2013/nosuch'", "zoo model", "did you mean", "fer-lightning models"],
+    ),
+    Case(
+        "init_from: another backbone",
+        [*CK, "--model.init_from=ours_fer2013/official-60ep"],
+        ["ours_fer2013/official-60ep", "baseline_cnn", "almsari2024_cnn", "model.backbone"],
+    ),
+    Case(
+        "init_from: other layer widths",
+        [*FIT, "--model.init_from=ours_fer2013/official-60ep"],
+        ["ours_fer2013/official-60ep", "'backbone.", "first tensor that does not fit"],
+    ),
+    Case(
+        "init_head: unknown",
+        [*FIT, "--model.init_head=keep"],
+        ["model.init_head", "match, new", "'keep'"],
+    ),
     Case(
         "no optimizer",
         ["fit", "--config={no_optimizer}", "--data.data_dir={data}", "--data.num_workers=0"],

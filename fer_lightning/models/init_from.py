@@ -110,15 +110,22 @@ def merged_state(
     """The target's state with the source's tensors in it (the class layer row by row)."""
     from timm.models import adapt_input_conv
 
+    missing = [k for k in target if k not in source and k not in DATA_BUFFERS]
+    if missing:
+        raise FERUserError(
+            f"model.init_from: {spec} has no '{missing[0]}', which this model needs (another "
+            "backbone or head layout; the first missing key)"
+        )
+    extra = [k for k in source if k not in target and k not in DATA_BUFFERS]
+    if extra:
+        raise FERUserError(
+            f"model.init_from: {spec} has '{extra[0]}', which this model lacks (another "
+            "backbone or head layout; the first unexpected key)"
+        )
     out = dict(target)
     for key, value in target.items():
         if key in DATA_BUFFERS:
             continue
-        if key not in source:
-            raise FERUserError(
-                f"model.init_from: {spec} has no '{key}', which this model needs (another "
-                "backbone or head layout; the first missing key)"
-            )
         src = source[key]
         if key.startswith(f"head.{class_layer}."):
             if src.shape[1:] != value.shape[1:]:
@@ -148,12 +155,6 @@ def merged_state(
                 "first tensor that does not fit"
             )
         out[key] = src.to(value.dtype)
-    extra = [k for k in source if k not in target and k not in DATA_BUFFERS]
-    if extra:
-        raise FERUserError(
-            f"model.init_from: {spec} has '{extra[0]}', which this model lacks (another "
-            "backbone or head layout; the first unexpected key)"
-        )
     return out
 
 

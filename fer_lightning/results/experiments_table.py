@@ -118,6 +118,8 @@ def initialisation(exp: Experiment) -> str:
     """The backbone's pretrained weights if the YAML asks for them, else ``random`` (the model
     here is built without weights: they do not change its shapes)."""
     model = exp.config.get("model") or {}
+    if model.get("init_from"):
+        return f"`{model['init_from']}` (ours, `model.init_from`)"
     pretrained = model.get("pretrained", _default(FERClassifier, "pretrained"))
     return backbone_info(exp.model.hparams.backbone).weights if pretrained else "random"
 
@@ -126,6 +128,8 @@ def regime_cell(exp: Experiment) -> str:
     regime = exp.regime
     if isinstance(regime, Finetune):
         blocks = ", ".join(regime.unfreeze) or "the backbone"
+        if regime.unfreeze_at_epoch == 0:
+            return f"finetune: {blocks} trains from the start at {regime.lr_ratio:g} x lr"
         return (
             f"finetune: backbone frozen; from epoch {regime.unfreeze_at_epoch}, {blocks} "
             f"trains at {regime.lr_ratio:g} x lr"

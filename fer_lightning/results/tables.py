@@ -401,6 +401,92 @@ def own_table(results: list[Result]) -> str | None:
     return "\n".join(lines)
 
 
+def initialisation(config: dict[str, Any]) -> str:
+    """Where a run's weights started: a FER model (``model.init_from``), ImageNet, or random."""
+    model = config.get("model") or {}
+    if model.get("init_from"):
+        return f"`{model['init_from']}` (ours)"
+    return "ImageNet" if model.get("pretrained") else "random"
+
+
+def regime(config: dict[str, Any]) -> str:
+    """The training regime a run's ``trainer.callbacks`` set (models/regimes.py), read from its
+    config without building anything."""
+    for callback in (config.get("trainer") or {}).get("callbacks") or []:
+        if not isinstance(callback, dict):
+            continue
+        name = str(callback.get("class_path", "")).rsplit(".", 1)[-1]
+        args = callback.get("init_args") or {}
+        if name == "Finetune":
+            ratio = args.get("lr_ratio", 0.1)
+            blocks = ", ".join(args.get("unfreeze") or []) or "all layers"
+            start = args.get("unfreeze_at_epoch", 10)
+            if start == 0:
+                return f"fine-tune: {blocks} from the start, backbone at {ratio:g} x lr"
+            return f"fine-tune: frozen, then from epoch {start} {blocks} at {ratio:g} x lr"
+        if name == "Transfer":
+            return "transfer: backbone frozen, head trains"
+    return "every layer trains"
+
+
+def per_fold(result: Result) -> str:
+    if result.cv is None:
+        return "—"
+    return " / ".join(f"{100 * f['test_acc']:.1f}" for f in result.cv["folds"])
+
+
+def transfer_table(results: list[Result]) -> str | None:
+    """One table per dataset that an experiment starts on from one of our FER models
+    (``model.init_from``): those runs beside the same dataset's cross-validations and our own
+    from-scratch recipes, whatever their regime or initialisation."""
+    own = set(own_experiments())
+    tested = [r for r in results if not r.cross_dataset]
+    started = [r for r in tested if (r.config.get("model") or {}).get("init_from")]
+    data = sorted({_data_class_of(r) for r in started})
+    if not data:
+        return None
+    parts = [
+        "### Transfer: starting from our own FER models",
+        "",
+        "Scratch, transfer (backbone frozen) and fine-tuning (every layer, the backbone at a "
+        "lower rate) on the same data; `initialisation` names the zoo model a run started from "
+        "(`model.init_from`).",
+    ]
+    for data_class in data:
+        rows = [
+            r
+            for r in tested
+            if _data_class_of(r) == data_class
+            and (r.cv is not None or r.experiment in own or r in started)
+        ]
+        parts += [
+            "",
+            markdown_row(
+                [
+                    "experiment",
+                    "protocol",
+                    "initialisation",
+                    "regime",
+                    "test accuracy",
+                    NEW_FACES,
+                    "per fold (%)",
+                    "training",
+                    "hardware, precision",
+                ]
+            ),
+            markdown_row(["---"] * 4 + ["---:", "---:", "---", "---", "---"]),
+        ]
+        for r in rows:
+            cells = [f"`{r.experiment}`", protocol(r), initialisation(r.config), regime(r.config)]
+            cells += [ours(r), new_faces(r), per_fold(r), training(r), machine(r)]
+            parts.append(markdown_row(cells))
+    return "\n".join(parts)
+
+
+def _data_class_of(result: Result) -> str:
+    return str((result.config.get("data") or {}).get("class_path", "?"))
+
+
 def render(root: Path = RESULTS_DIR) -> str:
     results, sweeps = load_results(root), load_sweeps(root)
     parts = [paper_table(key, results, sweeps) for key in PAPERS]
@@ -408,6 +494,8 @@ def render(root: Path = RESULTS_DIR) -> str:
         parts.append(own)
     if others := [sweep_table(s) for s in sweeps if s.experiment not in RESULTS]:
         parts.append("\n\n".join(["### Sweeps of our own experiments", *others]))
+    if transfer := transfer_table(results):
+        parts.append(transfer)
     if cross := cross_dataset_table(results):
         parts.append(cross)
     head = (
