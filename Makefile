@@ -13,7 +13,7 @@ STAMP := $(VENV)/.fer-lightning-installed
 # (grep finding nothing to print is fine; pip failing still fails the target through pipefail.)
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: install train quick cv seeds sweep test test-fast lint format experiments compare bench gpu-check publish tables clean
+.PHONY: install train quick cv seeds sweep test test-fast lint format experiments compare bench gpu-check publish tables notebooks clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ sweep: install
 	$(BIN)/fer-lightning sweep $(if $(RESUME),--resume $(RESUME),$(SWEEP)) $(ARGS)
 
 # Every test (what CI runs, .ci/run). test-fast leaves out the tests marked slow (each trains
-# for more than a few seconds: DDP, kill-and-resume, the notebook, every experiment, the
+# for more than a few seconds: DDP, kill-and-resume, the notebooks, every experiment, the
 # benchmarks, stopped and seeded runs, real-data trainings): under 2 minutes on 2 cores.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -60,12 +60,12 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check fer_lightning tests
-	$(BIN)/ruff format --check fer_lightning tests
+	$(BIN)/ruff check fer_lightning tests notebooks
+	$(BIN)/ruff format --check fer_lightning tests notebooks
 
 format: install
-	$(BIN)/ruff format fer_lightning tests
-	$(BIN)/ruff check --fix fer_lightning tests
+	$(BIN)/ruff format fer_lightning tests notebooks
+	$(BIN)/ruff check --fix fer_lightning tests notebooks
 
 experiments: install
 	@$(BIN)/fer-lightning experiments
@@ -95,6 +95,13 @@ publish: install
 # experiments, backbones and heads (docs/experiments.md) from experiments/ and the registries.
 tables: install
 	$(BIN)/fer-lightning tables
+
+# Execute the notebooks (notebooks/*.ipynb: dataset tour, results, errors and explanations, using a
+# model) on the data under $FER_DATA_DIR and save them with their outputs, so that they read on
+# GitHub without running (about 4 minutes on 2 cores). NOTEBOOK=name runs one of them.
+NOTEBOOK ?=
+notebooks: install
+	$(BIN)/python notebooks/run.py $(NOTEBOOK)
 
 # On one GPU, in a few minutes: bf16 training steps of every experiment family (images/s, peak
 # memory, timm's RTX 3090 figures beside) and a 1-GPU DDP run over NCCL: benchmarks/GPU_CHECK.md.
