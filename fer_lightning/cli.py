@@ -106,6 +106,10 @@ class FERLightningCLI(LightningCLI):
 
                 config["ckpt_path"] = str(as_checkpoint(Path(ckpt_path)))
             check_ckpt_path(subcommand, config.get("ckpt_path"), config.get("model"))
+            if subcommand == "fit":
+                from fer_lightning.models.init_from import check_source
+
+                check_source(config.get("model"))
             if subcommand == "fit" and not config.get("optimizer"):
                 configs = ", ".join(str(c) for c in config.get("config") or []) or "the config"
                 raise FERUserError(

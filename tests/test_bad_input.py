@@ -239,12 +239,12 @@ CASES = [
     Case(
         "init_from: another backbone",
         [*CK, "--model.init_from=ours_fer2013/official-60ep"],
-        ["ours_fer2013/official-60ep", "baseline_cnn", "almsari2024_cnn", "model.backbone"],
+        ["ours_fer2013/official-60ep", "'baseline_cnn'", "'almsari2024_cnn'", "model.backbone"],
     ),
     Case(
         "init_from: other layer widths",
         [*FIT, "--model.init_from=ours_fer2013/official-60ep"],
-        ["ours_fer2013/official-60ep", "'backbone.", "first tensor that does not fit"],
+        ["ours_fer2013/official-60ep", "model.backbone_kwargs", "[32, 64, 128, 256]"],
     ),
     Case(
         "init_head: unknown",

@@ -67,6 +67,77 @@ def open_source(spec: str) -> tuple[Any, str, Path, str]:
     return load_any(path), spec, path, digest
 
 
+#: The model settings that decide its tensors' names and shapes.
+ARCHITECTURE = ("backbone", "backbone_kwargs", "head", "head_kwargs")
+
+
+def source_hparams(spec: str) -> tuple[Path, dict[str, Any]]:
+    """The file ``spec`` stands for and the hyper-parameters of the model in it, read without
+    building the model (a zoo name's weights are checked against its record)."""
+    from fer_lightning import zoo
+
+    if zoo.looks_like_name(spec):
+        path = zoo.get(spec).weights
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise FERUserError(
+                f"model.init_from: {spec} is not a file; give a zoo name ('fer-lightning "
+                "models' lists them), a checkpoint (.ckpt) or a bundled model (.safetensors)"
+            )
+    if path.suffix == ".safetensors":
+        from fer_lightning.inference.bundle_info import read_metadata
+
+        return path, read_metadata(path)["hparams"]
+    from fer_lightning.inference.checkpoint import check_checkpoint
+
+    saved = check_checkpoint(path, mmap=True).get("hyper_parameters")
+    if not isinstance(saved, dict) or "backbone" not in saved:
+        raise FERUserError(
+            f"model.init_from: checkpoint {spec} was not written by fer-lightning's "
+            "FERClassifier (its hyper_parameters name no backbone)"
+        )
+    return path, saved
+
+
+def check_source(model: Any) -> None:
+    """Before anything starts: ``model.init_from`` names a readable FER model built as the
+    configured one (``model``: the fit's ``model`` settings), and ``model.init_head`` is
+    known; each problem is one sentence naming the setting and both values."""
+    spec = model.get("init_from") if model is not None else None
+    mode = model.get("init_head", "match") if model is not None else "match"
+    if mode not in HEAD_MODES:
+        raise FERUserError(f"model.init_head must be one of {', '.join(HEAD_MODES)}, got {mode!r}")
+    if not spec:
+        return
+    _, saved = source_hparams(str(spec))
+    for key in ARCHITECTURE:
+        want, have = _plain(model.get(key)), _plain(saved.get(key))
+        if key.endswith("_kwargs"):  # dropout rates change no tensor: they may differ
+            want, have = _shaping(want), _shaping(have)
+        if want != have:
+            raise FERUserError(
+                f"model.init_from: {spec} was built with model.{key} {have!r} and this "
+                f"experiment sets {want!r}: set model.{key} as the source's (its config.yaml) "
+                "or choose a source of the same architecture"
+            )
+
+
+def _shaping(kwargs: Any) -> dict[str, Any]:
+    return {k: v for k, v in (kwargs or {}).items() if "drop" not in k}
+
+
+def _plain(value: Any) -> Any:
+    """jsonargparse Namespaces and tuples as plain dicts and lists, for comparing settings."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _describe(hparams: Any) -> str:
     return f"{hparams.get('backbone')} with a {hparams.get('head')} head"
 
