@@ -472,13 +472,15 @@ def transfer_table(results: list[Result]) -> str | None:
                     "per fold (%)",
                     "training",
                     "hardware, precision",
+                    "result folder",
                 ]
             ),
-            markdown_row(["---"] * 4 + ["---:", "---:", "---", "---", "---"]),
+            markdown_row(["---"] * 4 + ["---:", "---:", "---", "---", "---", "---"]),
         ]
         for r in rows:
             cells = [f"`{r.experiment}`", protocol(r), initialisation(r.config), regime(r.config)]
             cells += [ours(r), new_faces(r), per_fold(r), training(r), machine(r)]
+            cells.append(f"`results/{r.experiment}/{r.path.name}`")
             parts.append(markdown_row(cells))
     return "\n".join(parts)
 
