@@ -188,7 +188,7 @@ def test_csv_output_and_out_file(ckpt: Path, tmp_path: Path, capsys: pytest.Capt
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     names = load_model(ckpt).class_names
     assert list(rows[0]) == [
-        "file", "frame", "face", "status", "x", "y", "w", "h", "label", "confidence",
+        "file", "frame", "time_s", "face", "status", "x", "y", "w", "h", "label", "confidence",
         *[f"prob_{n}" for n in names],
     ]  # fmt: skip
     assert [(r["file"], r["status"]) for r in rows] == [
@@ -229,9 +229,13 @@ def test_folder_input_and_annotated_copies(
 
 
 # ------------------------------------------------------------------------------- videos
+#: The frame rate test videos are written at.
+FPS = 10
+
+
 def write_video(path: Path, frames: list[np.ndarray]) -> Path:
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
     assert writer.isOpened()
     for frame in frames:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
@@ -262,6 +266,8 @@ def test_video_frames_with_stride(
         (4, "ok"),
         (6, "no_face"),
     ]
+    # each frame's time in the video: its index over the frame rate the file was written at
+    assert [r["time_s"] for r in records] == [round(i / FPS, 3) for i in (0, 2, 4, 6)]
     for r in records:
         if r["status"] == "ok":  # the face moves 15 px per frame
             x = 20 + 15 * r["frame"]

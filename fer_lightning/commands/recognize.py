@@ -132,37 +132,43 @@ class RecordWriter:
         if fmt == "csv":
             self.csv = csv.writer(stream)
             self.csv.writerow(
-                ["file", "frame", "face", "status", "x", "y", "w", "h", "label", "confidence"]
+                ["file", "frame", "time_s", "face", "status", "x", "y", "w", "h", "label"]
+                + ["confidence"]
                 + [f"prob_{name}" for name in class_names]
             )
 
-    def write(self, file: Path, frame: int | None, faces: list[Face]) -> None:
+    def write(
+        self, file: Path, frame: int | None, faces: list[Face], seconds: float | None = None
+    ) -> None:
         if not faces:
-            self._write(str(file), frame, None, "no_face", None, None)
+            self._write(str(file), (frame, seconds), None, "no_face", None, None)
         for i, face in enumerate(faces):
-            self._write(str(file), frame, i, "ok", face, face.label(self.class_names))
+            label = face.label(self.class_names)
+            self._write(str(file), (frame, seconds), i, "ok", face, label)
 
     def _write(
         self,
         file: str,
-        frame: int | None,
+        when: tuple[int | None, float | None],
         index: int | None,
         status: str,
         face: Face | None,
         label: str | None,
     ) -> None:
+        frame, seconds = when
         probs = [round(float(p), 6) for p in face.probs] if face is not None else None
         confidence = max(probs) if probs else None
         if self.csv is not None:
             box = face.box.as_list() if face is not None else [None] * 4
             self.csv.writerow(
-                [file, frame, index, status, *box, label, confidence]
+                [file, frame, seconds, index, status, *box, label, confidence]
                 + (probs or [None] * len(self.class_names))
             )
         else:
             record = {
                 "file": file,
                 "frame": frame,
+                "time_s": seconds,  # a video frame's time: its index over the frame rate
                 "face": index,
                 "status": status,
                 "box": face.box.as_list() if face is not None else None,
@@ -257,11 +263,11 @@ class _Batch:
     ) -> None:
         self.recognizer, self.writer, self.annotator = recognizer, writer, annotator
         self.counts, self.size = counts, size
-        self.pending: list[tuple[Path, int | None, Any]] = []
+        self.pending: list[tuple[Path, int | None, float | None, Any]] = []
         self.pixels = 0
 
-    def add(self, file: Path, frame: int | None, rgb: Any) -> None:
-        self.pending.append((file, frame, rgb))
+    def add(self, file: Path, frame: int | None, seconds: float | None, rgb: Any) -> None:
+        self.pending.append((file, frame, seconds, rgb))
         self.pixels += rgb.shape[0] * rgb.shape[1]
         if len(self.pending) >= self.size or self.pixels >= self.BATCH_PIXELS:
             self.flush()
@@ -270,9 +276,9 @@ class _Batch:
         if not self.pending:
             return
         pending, self.pending, self.pixels = self.pending, [], 0
-        results = self.recognizer.recognize_many([rgb for _, _, rgb in pending])
-        for (file, frame, rgb), faces in zip(pending, results, strict=True):
-            self.writer.write(file, frame, faces)
+        results = self.recognizer.recognize_many([rgb for *_, rgb in pending])
+        for (file, frame, seconds, rgb), faces in zip(pending, results, strict=True):
+            self.writer.write(file, frame, faces, seconds)
             self.counts["frames"] += 1
             self.counts["faces"] += len(faces)
             self.counts["no_face"] += not faces
@@ -365,9 +371,9 @@ def main(argv: list[str]) -> int:
                 if is_video(item):
                     frames = read_video(item, args.frame_stride, args.max_pixels)
                 else:
-                    frames = iter([(None, read_image(item, args.max_pixels))])
-                for frame, rgb in frames:
-                    batch.add(item, frame, rgb)
+                    frames = iter([(None, None, read_image(item, args.max_pixels))])
+                for frame, seconds, rgb in frames:
+                    batch.add(item, frame, seconds, rgb)
             except FERUserError as err:
                 batch.flush()  # the records before the error first
                 counts["failed"] += 1

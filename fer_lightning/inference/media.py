@@ -89,8 +89,9 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
 
 def read_video(
     path: Path, stride: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame index, RGB uint8 frame)`` for every ``stride``-th frame of a video file."""
+) -> Iterator[tuple[int, float | None, np.ndarray]]:
+    """``(frame index, time in seconds, RGB uint8 frame)`` for every ``stride``-th frame of a
+    video file; the time is the index over the container's frame rate (None when it has none)."""
     _check_not_empty(path)
     capture = cv2.VideoCapture(str(path))
     try:
@@ -102,13 +103,15 @@ def read_video(
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         _check_pixels(path, width, height, max_pixels)
+        fps = capture.get(cv2.CAP_PROP_FPS)
         index = 0
         while capture.grab():
             if index % stride == 0:
                 ok, frame = capture.retrieve()
                 if not ok:
                     raise FERUserError(f"{path}: frame {index} cannot be decoded")
-                yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                seconds = round(index / fps, 3) if fps and fps > 0 else None
+                yield index, seconds, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
         if index == 0:
             raise FERUserError(f"{path} has no frame that can be decoded (unsupported codec?)")
