@@ -182,3 +182,20 @@ def test_results_stay_within_the_zoo_budget_and_every_record_matches_its_weights
     for name, model in models.items():
         assert zoo.get(name).record == model.record  # SHA-256 of the weights checked
         assert zoo.make_record(model.folder) == model.record, f"{name}: run models --write"
+
+
+def test_the_transfer_table_names_each_runs_start_and_regime() -> None:
+    """The committed CK+ rows: where each run's weights started and how it trained, read from
+    its config (a scratch row saying it started from a FER model would mislead)."""
+    from fer_lightning.results.tables import initialisation, load_results, regime, transfer_table
+
+    rows = {r.experiment: r for r in load_results() if r.cv is not None}
+    assert initialisation(rows["ours_ckplus_scratch"].config) == "random"
+    assert regime(rows["ours_ckplus_scratch"].config) == "every layer trains"
+    assert initialisation(rows["ours_ckplus_transfer"].config).startswith("`ours_ferplus/")
+    assert regime(rows["ours_ckplus_transfer"].config).startswith("transfer: backbone frozen")
+    assert regime(rows["ours_ckplus_finetune"].config).startswith("fine-tune: all layers")
+    table = transfer_table(load_results())
+    assert table is not None
+    for name in ("cnn_ckplus", "ours_ckplus_scratch", "ours_ckplus_transfer"):
+        assert f"| `{name}` | CKPlus `subject`" in table
