@@ -402,18 +402,33 @@ class FolderDataModule(FERDataModule):
             )
         return group_ids(subjects)
 
+    def _items(self) -> tuple[Found, np.ndarray, np.ndarray | None]:
+        """The folder's listing, which of its images belong to an available class, and every
+        image's group (None without groups); no image is decoded."""
+        if self.found is None:  # the folder did not exist when the datamodule was made
+            super().check_location()
+            assumed = self.class_names
+            self._select_classes()
+            if self.class_names != assumed:
+                raise DataError(
+                    f"{self.root} appeared after the model was made for the classes "
+                    f"{', '.join(assumed)}; run the command again"
+                )
+        assert self.found is not None and self._class_of is not None
+        return self.found, np.flatnonzero(self._class_of >= 0), self._groups(self.found)
+
+    def check_location(self) -> None:
+        """Also what is wrong with the listing (subjects, images per class), before the run
+        starts: only decoding is left for :meth:`setup`."""
+        super().check_location()
+        _, keep, groups = self._items()
+        assert self._class_of is not None
+        self._check_counts(self._class_of[keep], None if groups is None else groups[keep])
+
     def read_all(self) -> dict[str, np.ndarray]:
         """Every image of the available classes, decoded at the model's input size and mode
         (cached), with its label (an available class) and group (-1: none)."""
-        if self.found is None:  # the folder did not exist when the datamodule was made
-            assumed = self.class_names
-            self._select_classes()
-            if self.found is None or self.class_names != assumed:
-                raise DataError(
-                    f"{self.root} appeared after the model was made for classes "
-                    f"{', '.join(assumed)}; run the command again"
-                )
-        found = self.found
+        found, keep, groups = self._items()
         assert self._class_of is not None
         if found.skipped:
             log.warning(
@@ -423,8 +438,6 @@ class FolderDataModule(FERDataModule):
                 os.path.relpath(found.skipped[0], found.base),
                 SUFFIXES,
             )
-        groups = self._groups(found)
-        keep = np.flatnonzero(self._class_of >= 0)
         paths = [found.paths[i] for i in keep]
         mode, side = ("L" if self.channels == 1 else "RGB"), self.image_size
 
