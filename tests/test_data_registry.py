@@ -22,7 +22,7 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_datasets_are_registered() -> None:
-    assert registry.names() == ["ckplus", "fer2013", "ferplus", "rafdb"]
+    assert registry.names() == ["ckplus", "fer2013", "ferplus", "folder", "rafdb"]
     assert registry.synonyms() == {"anger": "angry", "sadness": "sad", "happiness": "happy"}
 
 
@@ -53,7 +53,7 @@ def test_a_new_datasets_generator_is_found_in_its_own_test_file(
 
 def test_unknown_dataset_is_a_data_error() -> None:
     with pytest.raises(
-        DataError, match="unknown dataset 'nope'; known: ckplus, fer2013, ferplus, rafdb"
+        DataError, match="unknown dataset 'nope'; known: ckplus, fer2013, ferplus, folder, rafdb"
     ):
         registry.get("nope")
 
@@ -65,7 +65,7 @@ def test_a_subclass_without_a_name_is_no_dataset(scratch_registry: None) -> None
     class Variant(registry.get("fer2013")):
         pass
 
-    assert registry.names() == ["ckplus", "fer2013", "ferplus", "rafdb"]
+    assert registry.names() == ["ckplus", "fer2013", "ferplus", "folder", "rafdb"]
 
 
 def test_a_new_dataset_registers_itself(scratch_registry: None) -> None:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from fer_lightning.data import registry
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
+from fer_lightning.data.labels import canonical
 from fer_lightning.data.sampling import EpochSampler, ResumableLoader
 from fer_lightning.data.splits import stratified_order
 from fer_lightning.data.transforms import (
@@ -170,6 +171,7 @@ class FERDataModule(L.LightningDataModule):
         tta: TTA = "none",
         tta_crop_size: int | None = None,
         robust_augment: dict[str, float] | None = None,
+        classes: list[str] | None = None,
     ) -> None:
         """
         Args:
@@ -196,6 +198,12 @@ class FERDataModule(L.LightningDataModule):
             robust_augment: robust-training options added to the training augmentation, each
                 with its probability: ``blur``, ``jpeg``, ``occlusion``
                 (``fer_lightning.data.transforms.ROBUST_AUGMENT``); none by default.
+            classes: keep only these of the dataset's classes, labelled in this order (e.g.
+                ``[happy, sad, neutral]``: 0, 1, 2); the images of the others are dropped from
+                every split after it is made, so a subset's test images are the full test
+                set's images of those classes. Any synonym spelling is accepted (``angry`` for
+                CK+'s ``anger``); the dataset's own spelling is kept. The model, report,
+                metrics and bundle get the subset's class names (:attr:`class_names`).
         """
         super().__init__()
         check_settings(
@@ -231,6 +239,12 @@ class FERDataModule(L.LightningDataModule):
                 "(the image_size)"
             )
         self.splits: dict[str, Split] | None = None
+        self.classes = None if classes is None else [str(c) for c in classes]
+        #: The dataset's classes (all of them) and, with ``classes``, each one's new label
+        #: (-1: dropped); :attr:`class_names` is what the model is given.
+        self.dataset_classes: tuple[str, ...] = ()
+        self.label_map: np.ndarray | None = None
+        self._select_classes()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -257,7 +271,76 @@ class FERDataModule(L.LightningDataModule):
         """Lines of the audit summary for what :meth:`audit_extra` returned."""
         return []
 
+    def available_classes(self) -> tuple[str, ...]:
+        """All of the dataset's class names, before ``classes`` selects some: the class's
+        :attr:`class_names` (a dataset whose classes come from its files reads them here)."""
+        return tuple(type(self).class_names)
+
     # ----------------------------------------------------------------------- shared behaviour
+    def _select_classes(self) -> None:
+        """Set :attr:`class_names` (and :attr:`label_map`) from ``classes``; an unknown,
+        repeated or lone class is one sentence listing the dataset's classes."""
+        full = self.dataset_classes = tuple(self.available_classes())
+        self.class_names = full
+        self.label_map = None
+        self._kept = list(range(len(full)))
+        if self.classes is None:
+            return
+        title = self.title or type(self).__name__
+        known = f"{title}'s classes are {', '.join(full)}"
+        index = {canonical(c): i for i, c in enumerate(full)}
+        keep: list[int] = []
+        for name in self.classes:
+            i = index.get(canonical(name))
+            if i is None:
+                raise FERUserError(f"data.classes: '{name}' is not a class of {title}; {known}")
+            if i in keep:
+                raise FERUserError(f"data.classes names {full[i]} twice ('{name}'); {known}")
+            keep.append(i)
+        if len(keep) < 2:
+            raise FERUserError(
+                f"data.classes must keep at least two classes, got {self.classes}; {known}"
+            )
+        self.class_names = tuple(full[i] for i in keep)
+        self._kept = keep
+        if keep != list(range(len(full))):
+            self.label_map = np.full(len(full), -1, dtype=np.int64)
+            self.label_map[keep] = np.arange(len(keep))
+
+    def kept_classes(self) -> list[int]:
+        """The dataset labels that ``classes`` keeps, in their new order (all without it)."""
+        return list(self._kept)
+
+    def _keep_classes(self, splits: dict[str, Split]) -> dict[str, Split]:
+        """``splits`` with only the images of the kept classes, relabelled in their order
+        (float targets keep their columns, a distribution renormalised)."""
+        if self.label_map is None:
+            return splits
+        kept = self.kept_classes()
+        out: dict[str, Split] = {}
+        dropped = []
+        for name, split in splits.items():
+            new = self.label_map[split.labels]
+            index = np.flatnonzero(new >= 0)
+            part = split.subset(index)
+            part.labels = new[index]
+            if part.targets is not None:
+                targets = part.targets[:, kept]
+                if np.allclose(split.targets.sum(axis=1), 1.0):  # distributions stay ones
+                    totals = targets.sum(axis=1, keepdims=True)
+                    targets = targets / np.where(totals > 0, totals, 1.0)
+                part.targets = targets.astype(split.targets.dtype)
+            out[name] = part
+            dropped.append(f"{name} {len(split) - len(part)}")
+        log.info(
+            "data.classes: %d of %d classes kept (%s); images of the others dropped: %s",
+            len(kept),
+            len(self.dataset_classes),
+            ", ".join(self.class_names),
+            ", ".join(dropped),
+        )
+        return out
+
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
@@ -292,7 +375,7 @@ class FERDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
-            splits = self.load_splits(self.root)
+            splits = self._keep_classes(self.load_splits(self.root))
             if stage == "fit" and len(splits["train"]) == 0:  # Lightning would skip to test
                 raise DataError(
                     f"{type(self).__name__}: data.split '{getattr(self, 'split', None)}' has "

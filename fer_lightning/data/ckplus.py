@@ -21,7 +21,7 @@ import numpy as np
 from fer_lightning.data.base import FERDataModule, ListedSplit, Listing, Split
 from fer_lightning.data.cache import cached_arrays, source_key
 from fer_lightning.data.images import decode_all, file_kinds, list_class_folders
-from fer_lightning.data.splits import stratified_split
+from fer_lightning.data.splits import fold_split
 from fer_lightning.errors import DataError
 
 CKPLUS7: tuple[str, ...] = (
@@ -81,38 +81,6 @@ def read_ckplus(root: Path) -> dict[str, np.ndarray]:
     )
     arrays["paths"] = np.array([os.path.relpath(p, root) for p in paths])
     return arrays
-
-
-def group_folds(groups: np.ndarray, num_folds: int, seed: int) -> np.ndarray:
-    """Fold index (0..num_folds-1) of each item such that a group lies in exactly one fold.
-
-    Groups are shuffled (seeded) and dealt to the folds largest first, each to the fold with
-    the fewest items so far, so the folds come out close in size.
-    """
-    unique, sizes = np.unique(groups, return_counts=True)
-    if len(unique) < num_folds:
-        raise DataError(f"{len(unique)} subjects cannot fill {num_folds} folds")
-    order = np.random.default_rng(seed).permutation(len(unique))
-    order = order[np.argsort(-sizes[order], kind="stable")]
-    fold_of_group = np.empty(len(unique), dtype=np.int64)
-    load = np.zeros(num_folds, dtype=np.int64)
-    for g in order:
-        fold_of_group[g] = int(np.argmin(load))
-        load[fold_of_group[g]] += sizes[g]
-    return fold_of_group[np.searchsorted(unique, groups)]
-
-
-def stratified_folds(labels: np.ndarray, num_folds: int, seed: int) -> np.ndarray:
-    """Fold index of each item, every class dealt round-robin over the folds (seeded)."""
-    rng = np.random.default_rng(seed)
-    folds = np.empty(len(labels), dtype=np.int64)
-    offset = 0
-    for cls in np.unique(labels):
-        idx = np.flatnonzero(labels == cls)
-        rng.shuffle(idx)
-        folds[idx] = (np.arange(len(idx)) + offset) % num_folds
-        offset += len(idx)
-    return folds
 
 
 class CKPlusDataModule(FERDataModule):
@@ -189,27 +157,10 @@ class CKPlusDataModule(FERDataModule):
                     "subject (S###_###_########); split 'subject' needs the subject of every "
                     "image (use --data.split=random otherwise)"
                 )
-            folds = group_folds(data.groups, self.num_folds, self.split_seed)
+            groups = data.groups
         else:
-            folds = stratified_folds(data.labels, self.num_folds, self.split_seed)
-        test = np.flatnonzero(folds == self.fold)
-        rest = np.flatnonzero(folds != self.fold)
-        is_val = self._validation(data.subset(rest))
-        return {
-            "train": data.subset(rest[~is_val]),
-            "val": data.subset(rest[is_val]),
-            "test": data.subset(test),
-        }
-
-    def _validation(self, rest: Split) -> np.ndarray:
-        """Which of the non-test items are validation: a seeded ``val_fraction`` of the
-        subjects (``subject``, at least one) or of each class's images (``random``)."""
-        if self.split == "random":
-            mask = np.zeros(len(rest), dtype=bool)
-            mask[stratified_split(rest.labels, self.val_fraction, self.split_seed)[1]] = True
-            return mask
-        assert rest.groups is not None
-        subjects = np.unique(rest.groups)
-        n_val = min(max(1, round(self.val_fraction * len(subjects))), len(subjects) - 1)
-        rng = np.random.default_rng(self.split_seed + 1)
-        return np.isin(rest.groups, rng.choice(subjects, size=n_val, replace=False))
+            groups = None  # image-level: stratified over each class's images
+        index = fold_split(
+            data.labels, groups, self.fold, self.num_folds, self.val_fraction, self.split_seed
+        )
+        return {name: data.subset(idx) for name, idx in index.items()}
