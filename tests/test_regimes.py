@@ -120,6 +120,27 @@ def test_finetune_unfreezes_at_the_configured_epoch_with_lower_lr(
     assert block_lr == pytest.approx(0.1 * head_lr)
 
 
+def test_finetune_from_the_first_epoch_trains_every_layer_at_a_scheduled_lower_rate(
+    tmp_path: Path, fer_folder: Path
+) -> None:
+    """``unfreeze_at_epoch: 0`` with no ``unfreeze`` (the CK+ / FER2013 fine-tune experiments):
+    every backbone layer moves in the first epoch, in a group at ``lr_ratio`` x the head's rate,
+    and the learning-rate schedule lowers both groups alike."""
+    regime = {
+        "class_path": "fer_lightning.models.regimes.Finetune",
+        "init_args": {"unfreeze_at_epoch": 0, "lr_ratio": 0.25},
+    }
+    schedule = ["--lr_scheduler=torch.optim.lr_scheduler.CosineAnnealingLR"]
+    schedule.append("--lr_scheduler.T_max=2")
+    snap = fit_with(tmp_path, fer_folder, regime, epochs=2, more=schedule)
+    start, epoch0, _ = snap.states
+    weights = {k for k in start if k.endswith(".weight")}
+    assert weights and weights <= changed(start, epoch0)  # every layer moved in epoch 0
+    (first_head, first_backbone), (head_lr, backbone_lr) = snap.groups[1], snap.groups[2]
+    assert first_backbone == pytest.approx(0.25 * first_head)
+    assert head_lr < first_head and backbone_lr == pytest.approx(0.25 * head_lr)
+
+
 def test_keep_trainable_drops_frozen_parameters() -> None:
     model = FERClassifier()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
