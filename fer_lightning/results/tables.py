@@ -113,6 +113,8 @@ def protocol(result: Result) -> str:
         parts.append("every image")
     elif "fold" in args:
         parts.append(f"fold {args['fold']} of {args.get('num_folds', '?')}")
+    if args.get("classes"):
+        parts.append(f"classes {', '.join(args['classes'])} only")
     if s.get("tta", "none") != "none":
         parts.append(f"TTA {s['tta']}")
     return ", ".join(parts)
