@@ -45,7 +45,7 @@ from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
 from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
-from fer_lightning.inference.checkpoint import safe_load
+from fer_lightning.inference.safe_load import safe_load
 from fer_lightning.interrupt import GracefulStop, exit_status
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier

@@ -247,7 +247,7 @@ def check_ckpt_path(subcommand: str, ckpt_path: str | None, model: Any = None) -
         )
     if not ckpt_path or ckpt_path in SPECIAL_CKPT or str(ckpt_path).startswith("registry"):
         return
-    from fer_lightning.inference.checkpoint import check_checkpoint
+    from fer_lightning.inference.safe_load import check_checkpoint
 
     ckpt = check_checkpoint(Path(ckpt_path), mmap=True)
     if "pytorch-lightning_version" not in ckpt:

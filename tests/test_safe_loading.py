@@ -13,7 +13,8 @@ import torch
 
 from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
-from fer_lightning.inference.checkpoint import load_model, safe_load
+from fer_lightning.inference.checkpoint import load_model
+from fer_lightning.inference.safe_load import safe_load
 from tests.helpers.tiny_models import fit_tiny
 
 

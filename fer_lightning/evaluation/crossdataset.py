@@ -95,7 +95,7 @@ class ClassMapping:
 
 def checkpoint_classes(ckpt_path: str | Path) -> list[str] | None:
     """The class names a checkpoint's model was trained with (None if it records none)."""
-    from fer_lightning.inference.checkpoint import safe_load  # weights_only, one-line errors
+    from fer_lightning.inference.safe_load import safe_load  # weights_only, one-line errors
 
     ckpt = safe_load(ckpt_path)
     hparams = ckpt.get("hyper_parameters") or {}

@@ -25,9 +25,9 @@ from fer_lightning.inference.checkpoint import (
     build_model,
     load_model,
     preprocessing_of,
-    safe_load,
 )
 from fer_lightning.inference.preprocess import PREPROCESSING_KEYS, Preprocessing
+from fer_lightning.inference.safe_load import safe_load
 
 MAX_BYTES = 10_000_000
 #: The provenance fields copied from the run's summary.json.

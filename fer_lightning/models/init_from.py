@@ -21,6 +21,7 @@ and written to the run's ``summary.json`` and report.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,24 +48,40 @@ def last_linear(head: nn.Module) -> str:
     return names[-1]
 
 
-def open_source(spec: str) -> tuple[Any, str, Path, str]:
-    """(the loaded source model, its name as given, its file, the file's SHA-256). A zoo name's
-    weights are checked against its record."""
-    from fer_lightning import zoo
-    from fer_lightning.inference.bundled import load_any
+@dataclass
+class Source:
+    """A FER model's weights and settings, read from its file without building it."""
 
-    if zoo.looks_like_name(spec):
-        model = zoo.get(spec)  # one sentence for an unknown name or changed weights
-        path, digest = model.weights, model.record["sha256"]
+    name: str
+    path: Path
+    sha256: str
+    state: dict[str, torch.Tensor]
+    hparams: dict[str, Any]
+    #: (mean, std) its training data were normalised with, when the file says
+    norm: tuple[Any, Any] | None
+
+
+def open_source(spec: str) -> Source:
+    """The model ``spec`` names; a zoo name's weights are checked against its record."""
+    from fer_lightning import zoo
+
+    path, hparams = source_hparams(spec)
+    digest = zoo.get(spec).record["sha256"] if zoo.looks_like_name(spec) else zoo.sha256(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        from fer_lightning.inference.bundle_info import read_metadata
+
+        data = read_metadata(path).get("data") or {}
+        state = load_file(str(path))
     else:
-        path = Path(spec)
-        if not path.is_file():
-            raise FERUserError(
-                f"model.init_from: {spec} is not a file; give a zoo name ('fer-lightning "
-                "models' lists them), a checkpoint (.ckpt) or a bundled model (.safetensors)"
-            )
-        digest = zoo.sha256(path)
-    return load_any(path), spec, path, digest
+        from fer_lightning.inference.safe_load import check_checkpoint
+
+        ckpt = check_checkpoint(path)
+        data = ckpt.get("datamodule_hyper_parameters") or {}
+        state = ckpt["state_dict"]
+    norm = (data["mean"], data["std"]) if "mean" in data and "std" in data else None
+    return Source(spec, path, digest, state, hparams, norm)
 
 
 #: The model settings that decide its tensors' names and shapes.
@@ -89,7 +106,7 @@ def source_hparams(spec: str) -> tuple[Path, dict[str, Any]]:
         from fer_lightning.inference.bundle_info import read_metadata
 
         return path, read_metadata(path)["hparams"]
-    from fer_lightning.inference.checkpoint import check_checkpoint
+    from fer_lightning.inference.safe_load import check_checkpoint
 
     saved = check_checkpoint(path, mmap=True).get("hyper_parameters")
     if not isinstance(saved, dict) or "backbone" not in saved:
@@ -212,7 +229,8 @@ def merged_state(
         if src.shape != value.shape:
             channels_only = src.shape[0] == value.shape[0] and src.shape[2:] == value.shape[2:]
             if value.ndim == 4 and channels_only:
-                out[key] = adapt_input_conv(value.shape[1], src, base_chans=src.shape[1])
+                adapted = adapt_input_conv(value.shape[1], src, base_chans=src.shape[1])
+                out[key] = adapted.to(value.dtype)
                 log.info(
                     "model.init_from: '%s' adapted from %d to %d input channels",
                     key,
@@ -234,38 +252,36 @@ def initialise(model: nn.Module, spec: str, mode: str, data_norm: tuple[Any, Any
     source: its name, file, SHA-256, the classes whose rows were kept and the head mode."""
     if mode not in HEAD_MODES:
         raise FERUserError(f"model.init_head must be one of {', '.join(HEAD_MODES)}, got {mode!r}")
-    loaded, name, path, digest = open_source(spec)
-    source = loaded.model
+    source = open_source(spec)
     check_architecture(source.hparams, model.hparams, spec)
     class_layer = last_linear(model.head)
-    rows = head_rows(list(loaded.class_names), list(model.class_names), mode)
-    state = merged_state(model.state_dict(), source.state_dict(), class_layer, rows, spec)
+    names = source.hparams.get("class_names") or []
+    rows = head_rows(list(names), list(model.class_names), mode)
+    state = merged_state(model.state_dict(), source.state, class_layer, rows, spec)
     model.load_state_dict(state)
     kept = [model.class_names[i] for i in sorted(rows)]
     fresh = [n for i, n in enumerate(model.class_names) if i not in rows]
     log.info(
         "model.init_from: %s (%s, SHA-256 %s…); class rows kept: %s; new: %s",
-        name,
-        path,
-        digest[:12],
+        spec,
+        source.path,
+        source.sha256[:12],
         ", ".join(kept) or "none",
         ", ".join(fresh) or "none",
     )
-    p = loaded.preprocessing
-    if data_norm is not None and not _same(data_norm, (p.mean, p.std)):
+    if data_norm is not None and source.norm is not None and not _same(data_norm, source.norm):
         log.warning(
             "model.init_from: %s was trained on inputs normalised with mean %s, std %s; this "
             "data uses mean %s, std %s (set data.mean / data.std to the source's to transfer "
             "best)",
-            name,
-            p.mean,
-            p.std,
+            spec,
+            *source.norm,
             *data_norm,
         )
     return {
-        "model": name,
-        "path": _shown(path),
-        "sha256": digest,
+        "model": spec,
+        "path": _shown(source.path),
+        "sha256": source.sha256,
         "head": mode,
         "classes_kept": kept,
         "classes_new": fresh,
