@@ -362,9 +362,17 @@ def _to_beat(data_class: str) -> str:
     return f"The papers' from-scratch {dataset} results to beat: {refs or 'none'}."
 
 
+def starts_from_a_model(name: str) -> bool:
+    """The experiment's YAML starts its fit from a FER model (``model.init_from``)."""
+    config = experiments.load_config(experiments.list_experiments()[name])
+    model = config.get("model")
+    return isinstance(model, dict) and bool(model.get("init_from"))
+
+
 def own_table(results: list[Result]) -> str | None:
-    """Our own recipes beside the from-scratch FER2013 results of the papers they have to beat."""
-    names = own_experiments()
+    """Our own recipes beside the from-scratch FER2013 results of the papers they have to beat
+    (the ones that start from one of our models are in :func:`transfer_table`)."""
+    names = [name for name in own_experiments() if not starts_from_a_model(name)]
     if not names:
         return None
     data_classes = sorted({_data_class(name) for name in names})
