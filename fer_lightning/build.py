@@ -66,10 +66,10 @@ class Built(Settings):
 def _cli(
     experiment: str | Path, overrides: Sequence[str], subcommand: str, cli_class: type
 ) -> FERLightningCLI:
-    path = experiment if isinstance(experiment, Path) else experiments.resolve(experiment)
-    args = [subcommand, "--config", str(path), *overrides]
+    given = ["--config", str(experiment)] if isinstance(experiment, Path) else ["--exp", experiment]
+    args, name = experiments.expand([*given, *overrides])
     with cli_session():
-        return make_cli(args, cli_class, save_config_callback=None)
+        return make_cli([subcommand, *args], cli_class, save_config_callback=None, experiment=name)
 
 
 def settings(

@@ -1,5 +1,8 @@
-"""The ``fer-lightning`` command: LightningCLI (fit / validate / test / predict) plus
-``experiments`` (list them) and ``--exp NAME`` (train a named experiment)."""
+"""LightningCLI for ``fer-lightning fit / validate / test / predict``.
+
+:func:`run` is what :mod:`fer_lightning.main` (the one router, which has expanded ``--exp``)
+calls; :func:`make_cli` is what :mod:`fer_lightning.build` makes its objects with. A user error
+is raised as :class:`~fer_lightning.errors.FERUserError` for the router to print."""
 
 from __future__ import annotations
 
@@ -26,9 +29,8 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from fer_lightning import commands, distributed, experiments, run_layout, run_record
+from fer_lightning import distributed, run_layout, run_record
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.checkpoint_io import AtomicCheckpointIO, no_space
 from fer_lightning.cli_checks import (
@@ -40,13 +42,12 @@ from fer_lightning.cli_checks import (
     set_cli_args,
     user_error_of,
 )
-from fer_lightning.console import setup_logging
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
 from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
 from fer_lightning.inference.checkpoint import safe_load
-from fer_lightning.interrupt import GracefulStop, exit_status
+from fer_lightning.interrupt import GracefulStop
 from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
@@ -60,12 +61,7 @@ from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epoch
 log = logging.getLogger("fer_lightning")
 hide_lightning_tips()
 
-DESCRIPTION = (
-    "fer-lightning: facial expression recognition experiments. "
-    f"More subcommands: {', '.join(commands.SUBCOMMANDS)} (each with its own --help). "
-    "In fit / validate / test / predict, '--exp NAME' stands for "
-    "'--config experiments/NAME.yaml'."
-)
+DESCRIPTION = "fer-lightning: facial expression recognition experiments."
 
 
 def _run_dir_of(ckpt_path: str | None) -> Path | None:
@@ -79,9 +75,17 @@ def _run_dir_of(ckpt_path: str | None) -> Path | None:
 
 
 class FERLightningCLI(LightningCLI):
-    def __init__(self, *args, command: list[str] | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(
+        self,
+        *args,  # noqa: ANN002
+        command: list[str] | None = None,
+        experiment: str | None = None,
+        **kwargs,  # noqa: ANN003
+    ) -> None:
         #: The user's arguments (``--exp`` not yet expanded), recorded in the run directory.
         self.command = command or []
+        #: The ``--exp`` name the router expanded, if any (``--experiment`` overrides it).
+        self.experiment_given = experiment
         super().__init__(*args, **kwargs)
 
     @staticmethod
@@ -243,6 +247,8 @@ class FERLightningCLI(LightningCLI):
         cfg = self._cfg()
         if cfg.get("experiment"):
             return check_name(cfg.experiment, "--experiment (or the config's experiment key)")
+        if self.experiment_given:
+            return self.experiment_given
         configs = cfg.get("config") or []
         return Path(str(configs[0])).stem if configs else "default"
 
@@ -398,32 +404,21 @@ class FERLightningCLI(LightningCLI):
             log_checkpoint_artifact(self.trainer.loggers, Path(best))
 
 
-def _expand_exp(args: list[str]) -> list[str]:
-    """``--exp NAME`` / ``--exp=NAME`` -> ``--config experiments/NAME.yaml``."""
-    out: list[str] = []
-    it = iter(args)
-    for arg in it:
-        if arg == "--exp":
-            name = next(it, None)
-            if name is None:
-                raise FERUserError(
-                    "--exp needs an experiment name (see 'fer-lightning experiments')"
-                )
-            out += ["--config", str(experiments.resolve(name))]
-        elif arg.startswith("--exp="):
-            out += ["--config", str(experiments.resolve(arg.split("=", 1)[1]))]
-        else:
-            out.append(arg)
-    return out
-
-
-_setup_logging = setup_logging
-
-
-def run_cli(args: list[str]) -> FERLightningCLI:
-    """Run LightningCLI on ``args`` (also what the tests call)."""
+def run_cli(args: list[str], **changes: Any) -> FERLightningCLI:
+    """Run LightningCLI on ``args``, ``--config`` files named as they are (``--exp`` is the
+    router's): what :func:`run` and the commands that run several fits call."""
     with cli_session():
-        return make_cli(args)
+        return make_cli(args, **changes)
+
+
+def run(
+    args: list[str], command: list[str], experiment: str | None, description: str = DESCRIPTION
+) -> FERLightningCLI:
+    """``fer-lightning fit|validate|test|predict``: ``args`` as :func:`fer_lightning.main`
+    expanded them, ``command`` as the user typed it (recorded in the run), ``experiment`` the
+    ``--exp`` name."""
+    parser_kwargs = {"description": description}
+    return run_cli(args, command=command, experiment=experiment, parser_kwargs=parser_kwargs)
 
 
 @contextlib.contextmanager
@@ -466,24 +461,4 @@ def make_cli(
         "parser_class": FERArgumentParser,
         "parser_kwargs": {"description": DESCRIPTION},
     }
-    return cli_class(FERClassifier, FERDataModule, args=_expand_exp(args), **settings | changes)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    _setup_logging()
-    try:
-        command = commands.resolve(args[0]) if args else None
-        if command is not None:
-            return command(args[1:])
-        run_cli(args)
-    except FERUserError as err:
-        print(f"fer-lightning: error: {err}", file=sys.stderr)
-        return 2
-    except SIGTERMException as stop:  # SIGTERM or Ctrl-C: checkpoint saved (GracefulStop)
-        return exit_status(stop)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cli_class(FERClassifier, FERDataModule, args=args, **settings | changes)

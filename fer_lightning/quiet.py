@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from typing import Any
 
@@ -34,6 +35,14 @@ def hide_lightning_tips() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoTips) for f in logger.filters):
             logger.addFilter(_NoTips())
+
+
+def hide_start_up_noise() -> None:
+    """Before a command that imports Lightning: jsonargparse's deprecation notices, which
+    Lightning's own use of it triggers (set before jsonargparse is imported), and
+    :func:`hide_lightning_tips`."""
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+    hide_lightning_tips()
 
 
 def drop_wandb_anonymous(logger: Any) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import main, run_cli
+from fer_lightning.main import main
 from fer_lightning.precision import auto_precision
-from tests.helpers.commands import SMALL, fit_args
+from tests.helpers.commands import SMALL, fit_args, run_cli
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import torch
 import yaml
 
 from fer_lightning import experiments
-from fer_lightning.cli import run_cli
 from fer_lightning.data import registry
 from fer_lightning.results.papers import RESULTS
 from fer_lightning.results.tables import own_experiments
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_dataset
 
 EXPERIMENTS = experiments.list_experiments()

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from fer_lightning.cli import run_cli
+from tests.helpers.commands import run_cli
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "results.ipynb"
 

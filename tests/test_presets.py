@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fer_lightning.cli import main
 from fer_lightning.data import FER2013DataModule
 from fer_lightning.data.transforms import PRESETS, build_pipeline, train_ten_crop
+from fer_lightning.main import main
 from fer_lightning.models import FERClassifier
 
 RNG = np.random.default_rng(0)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from fer_lightning import run_record
-from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.main import main
 from fer_lightning.results.markdown import training_time
 from fer_lightning.results.publish import publish
 from fer_lightning.results.tables import (

@@ -124,7 +124,7 @@ def test_a_fit_whose_directory_another_fit_took_meanwhile_gets_the_next_name(
 ) -> None:
     """Two fits started in the same second: the second names the same directory, the first
     creates it before the second does. The second must not take it for its own (a resume)."""
-    from fer_lightning.cli import run_cli
+    from tests.helpers.commands import run_cli
 
     named = run_layout.new_run_dir
 

@@ -240,7 +240,7 @@ def test_seeds_trains_each_seed_in_its_own_run_and_reports_mean_and_std(
 ) -> None:
     import os
 
-    from fer_lightning.cli import main
+    from fer_lightning.main import main
 
     small = [
         f"--data.data_dir={fer_folder}",

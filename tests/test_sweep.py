@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from fer_lightning import run_layout
-from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.main import main
 from fer_lightning.results.publish import publish
 from fer_lightning.results.sweeps import load_sweeps, sweep_table
 from fer_lightning.results.tables import render
