@@ -30,13 +30,11 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from fer_lightning import distributed, run_layout, run_record
+from fer_lightning import distributed
 from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
 from fer_lightning.checkpoint_io import AtomicCheckpointIO, no_space
 from fer_lightning.cli_checks import (
     FERArgumentParser,
-    KeepFirstConfig,
-    RemoveOnFailure,
     check_ckpt_path,
     quiet_seed_message,
     set_cli_args,
@@ -55,23 +53,16 @@ from fer_lightning.paths import check_name
 from fer_lightning.precision import auto_precision
 from fer_lightning.precision import describe as describe_precision
 from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
-from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV, check_run_dir, make_run_dir
+from fer_lightning.run import layout
+from fer_lightning.run.folder import RunFolder
+from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
+from fer_lightning.run.snapshot import KeepFirstConfig
 from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epochs
 
 log = logging.getLogger("fer_lightning")
 hide_lightning_tips()
 
 DESCRIPTION = "fer-lightning: facial expression recognition experiments."
-
-
-def _run_dir_of(ckpt_path: str | None) -> Path | None:
-    """The run directory holding ``ckpt_path`` (``<run>/checkpoints/x.ckpt``), if it is one."""
-    if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
-        return None
-    run = run_layout.run_of_checkpoint(ckpt_path)
-    if run is not None and Path(ckpt_path).is_file() and run_layout.config_of(run).exists():
-        return run
-    return None
 
 
 class FERLightningCLI(LightningCLI):
@@ -123,7 +114,7 @@ class FERLightningCLI(LightningCLI):
             super().instantiate_classes()
         except Exception as err:
             user_error = user_error_of(err)
-            self._remove_on_failure.clean(user_error or err, data_loaded=False)
+            self._clean(user_error or err, data_loaded=False)
             if user_error is None:
                 raise
             raise user_error from None
@@ -142,8 +133,7 @@ class FERLightningCLI(LightningCLI):
         try:
             super()._run_subcommand(subcommand)
         except BaseException as err:
-            loaded = getattr(self.datamodule, "splits", None) is not None
-            self._remove_on_failure.clean(err, data_loaded=loaded)
+            self._clean(err, data_loaded=getattr(self.datamodule, "splits", None) is not None)
             strategy = getattr(getattr(self, "trainer", None), "strategy", None)
             stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
             if stuck is not None:
@@ -201,7 +191,7 @@ class FERLightningCLI(LightningCLI):
             {
                 "checkpoint.monitor": "val/acc",
                 "checkpoint.mode": "max",
-                "checkpoint.filename": run_layout.BEST_FILENAME,
+                "checkpoint.filename": layout.BEST_FILENAME,
                 "checkpoint.auto_insert_metric_name": False,
                 "checkpoint.enable_version_counter": False,
             }
@@ -213,7 +203,7 @@ class FERLightningCLI(LightningCLI):
             {
                 "last_checkpoint.monitor": None,
                 "last_checkpoint.save_top_k": 1,
-                "last_checkpoint.filename": run_layout.LAST_FILENAME,
+                "last_checkpoint.filename": layout.LAST_FILENAME,
                 "last_checkpoint.enable_version_counter": False,
             }
         )
@@ -252,50 +242,29 @@ class FERLightningCLI(LightningCLI):
         configs = cfg.get("config") or []
         return Path(str(configs[0])).stem if configs else "default"
 
-    def _run_dir(self) -> Path | None:
-        """This run's directory: ``--run_dir``, the one of the process that launched this one
-        (DDP), the resumed run's, else a new one."""
+    def _run_folder(self) -> RunFolder | None:
+        """This run's directory (:meth:`RunFolder.choose`)."""
         cfg = self._cfg()
-        if cfg.get("run_dir"):
-            return Path(cfg.run_dir)
-        if os.environ.get(INHERITED_RUN_DIR_ENV):
-            return Path(os.environ[INHERITED_RUN_DIR_ENV])
-        if self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
-            return earlier  # resuming a checkpoint of an earlier run
-        if self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
-            found = run_layout.latest_run(self.experiment)
-            if found is None:
-                last = run_layout.last_checkpoint(Path()).as_posix()
-                raise FERUserError(
-                    f"--ckpt_path last: no run of '{self.experiment}' under "
-                    f"{run_layout.runs_root()} has {last} to resume from"
-                )
-            # the file 'last' stands for gets the checks a path given directly gets
-            check_ckpt_path("fit", str(run_layout.last_checkpoint(found)), cfg.get("model"))
-            return found
-        kind = None if self.subcommand == "fit" else self.subcommand
-        self._fresh_run_dir = True  # named only; claimed when the Trainer is made
-        return run_layout.new_run_dir(self.experiment, kind)
+        return RunFolder.choose(
+            self.experiment,
+            self.subcommand,
+            cfg.get("run_dir"),
+            cfg.get("ckpt_path"),
+            lambda last: check_ckpt_path("fit", last, cfg.get("model")),
+        )
+
+    @property
+    def run_dir(self) -> Path | None:
+        folder = getattr(self, "run_folder", None)
+        return folder.path if folder is not None else None
 
     def before_instantiate_classes(self) -> None:
         self.experiment = self._experiment_name()
-        self._fresh_run_dir = False
-        self.run_dir = self._run_dir()
-        if self.run_dir is not None:
-            check_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
-            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
-        self._remove_on_failure = RemoveOnFailure(self.run_dir)
+        self.run_folder = self._run_folder()
 
-    def _create_run_dir(self) -> None:
-        """A new run directory is claimed atomically (another command may have taken its name
-        in the same second: this one then gets ``-1``); an explicit or resumed one may exist.
-        The processes DDP launches later inherit the name this one got."""
-        if not self._fresh_run_dir:
-            make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
-        else:
-            self.run_dir = run_layout.claim_run_dir(self.run_dir)
-            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
-        self._remove_on_failure.claimed(self.run_dir)
+    def _clean(self, error: BaseException, data_loaded: bool) -> None:
+        if getattr(self, "run_folder", None) is not None:
+            self.run_folder.clean(error, data_loaded)
 
     def _loggers(self) -> list[Logger]:
         cfg = self._cfg()
@@ -304,8 +273,7 @@ class FERLightningCLI(LightningCLI):
         if mode not in ("offline", "online", "disabled", "dryrun", "run"):
             raise FERUserError(f"WANDB_MODE '{mode}' is not one of offline, online, disabled")
         if mode != "disabled":
-            id_file = self.run_dir / run_layout.WANDB_ID
-            run_id = id_file.read_text().strip() if id_file.exists() else None
+            run_id = self.run_folder.wandb_id()
             wandb = WandbLogger(
                 project=cfg.get("wandb_project") or "fer-lightning",
                 name=f"{self.experiment}/{self.run_dir.name}",
@@ -334,7 +302,7 @@ class FERLightningCLI(LightningCLI):
             kwargs["logger"] = False  # no run directory to log into (fer_lightning.build)
         elif trainer_cfg.get("logger") in (None, True):
             if distributed.first_process():  # the other processes write nothing of the run
-                self._create_run_dir()
+                self.run_folder.create()
             kwargs["logger"] = self._loggers()
         if trainer_cfg.get("enable_progress_bar") is not False:
             callbacks = trainer_cfg.get("callbacks") or []
@@ -370,7 +338,7 @@ class FERLightningCLI(LightningCLI):
 
     def _record_command(self) -> None:
         if rank_zero_only.rank == 0:
-            run_record.record_command(self.run_dir, self.command)
+            self.run_folder.record_command(self.command)
 
     def before_test(self) -> None:
         self._record_command()  # a test-only run is published too: it says how it was made
@@ -386,14 +354,14 @@ class FERLightningCLI(LightningCLI):
         self._record_command()
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
-                (self.run_dir / run_layout.WANDB_ID).write_text(logger.experiment.id)
+                self.run_folder.keep_wandb_id(logger.experiment.id)
         if rank_zero_only.rank == 0:
             log.info("run directory: %s", self.run_dir)
             log.info("parameters: %s", f"{self.model.num_parameters():,}")
 
     def after_fit(self) -> None:
         if self.trainer.is_global_zero:
-            run_record.add_fit_time(self.run_dir, time.monotonic() - self._fit_started)
+            self.run_folder.add_fit_time(time.monotonic() - self._fit_started)
         if not self._cfg().get("test_after_fit") or self.trainer.interrupted:
             return
         best = next(
@@ -456,7 +424,7 @@ def make_cli(
         "command": args,
         "subclass_mode_data": True,
         "seed_everything_default": 0,
-        "save_config_kwargs": {"overwrite": True, "config_filename": run_layout.CONFIG_YAML},
+        "save_config_kwargs": {"overwrite": True, "config_filename": layout.CONFIG_YAML},
         "save_config_callback": KeepFirstConfig,
         "parser_class": FERArgumentParser,
         "parser_kwargs": {"description": DESCRIPTION},

@@ -9,30 +9,26 @@ sentence, checked before a run directory, a W&B run or any data exists.
 - :func:`user_error_of`: a user error raised while the classes are instantiated (buried by
   jsonargparse inside chained tracebacks, or a Lightning ``MisconfigurationException`` of a
   ``--trainer.*`` value) as the one sentence it carries.
-- :class:`RemoveOnFailure`: a run that fails before its data is loaded leaves nothing behind.
-- :class:`KeepFirstConfig`: resuming keeps the run's ``config.yaml``; the resumed command's
-  config goes beside it as ``config.resume-<n>.yaml``, headed by what changed.
+
+What a failed command leaves behind, and the run's config snapshots, are the run package's
+(:mod:`fer_lightning.run`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
-import io
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.run_layout import CONFIG_YAML, missing_dirs, remove_empty
 
 #: ``--ckpt_path`` values Lightning resolves itself (no file to check).
 SPECIAL_CKPT = ("last", "best", "hpc")
@@ -274,43 +270,6 @@ def _check_same_model(ckpt_path: str, saved: Any, model: Any) -> None:
             )
 
 
-# --------------------------------------------------------------------------- run directory
-class RemoveOnFailure:
-    """Removes the run directory (and its W&B offline run) that this command created when the
-    command fails with a user error before its data is loaded: a bad option or data root
-    leaves no half-made run behind. An existing directory (a resumed run) is never removed."""
-
-    def __init__(self, run_dir: Path | None) -> None:
-        self.run_dir = run_dir
-        # The directories this command would create: the run's and its missing parents
-        # (runs/<experiment>/, runs/); none without a run directory.
-        self._missing = missing_dirs(run_dir) if run_dir is not None else []
-        #: What this process created: nothing until it creates the run directory (the other
-        #: processes of a multi-node run name it too, and must never remove rank 0's).
-        self.created: list[Path] = []
-
-    def claimed(self, run_dir: Path) -> None:
-        """This process created the run directory, perhaps under another name (``-1``: its
-        first name was taken by another command meanwhile, which must not lose it)."""
-        self.run_dir = run_dir
-        self.created = [run_dir, *self._missing[1:]] if self._missing else []
-
-    def clean(self, error: BaseException, data_loaded: bool) -> None:
-        if data_loaded or not isinstance(error, FERUserError) or not self.created:
-            return
-        wandb = sys.modules.get("wandb")
-        if wandb is not None and getattr(wandb, "run", None) is not None:
-            # before its files are removed; without W&B's lines advertising a 'wandb sync' of
-            # the folder about to go
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                wandb.finish(exit_code=1)
-        shutil.rmtree(self.created[0], ignore_errors=True)  # the run directory
-        remove_empty(self.created[1:])  # only if empty: another run may be there
-
-
 @contextlib.contextmanager
 def quiet_seed_message() -> Iterator[None]:
     """Without Lightning's "Seed set to N" line: LightningCLI prints it before any setting is
@@ -345,76 +304,3 @@ def user_error_of(error: BaseException) -> FERUserError | None:
             return FERUserError(f"invalid trainer setting: {detail}")
         current = current.__cause__ or current.__context__
     return None
-
-
-# ------------------------------------------------------------------------------ config.yaml
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(node, dict):
-        return {prefix.rstrip("."): node}
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        out |= _flatten(value, f"{prefix}{key}.")
-    return out
-
-
-def _show(value: Any, missing: object) -> str:
-    if value is missing:
-        return "(unset)"
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6)
-    return text.removesuffix("\n").removesuffix("...").strip()
-
-
-def config_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """``key: old -> new`` for every dotted key whose value differs."""
-    old, new = _flatten(before), _flatten(after)
-    missing = object()
-    lines = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, missing), new.get(key, missing)
-        if a != b:
-            lines.append(f"{key}: {_show(a, missing)} -> {_show(b, missing)}")
-    return lines
-
-
-class KeepFirstConfig(SaveConfigCallback):
-    """LightningCLI's config saving, except that a run directory's ``config.yaml`` is never
-    overwritten: a resumed fit (``--ckpt_path last`` or a checkpoint of the run) writes its own
-    config to ``config.resume-<n>.yaml`` (another subcommand on an existing run directory:
-    ``config.<subcommand>-<n>.yaml``), whose first lines list the keys that changed."""
-
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if self.already_saved or not self.save_to_log_dir:
-            return super().setup(trainer, pl_module, stage)
-        first = Path(trainer.log_dir) / CONFIG_YAML
-        if not first.is_file():
-            return super().setup(trainer, pl_module, stage)
-        kind = "resume" if stage == "fit" else stage
-        n = 1
-        while (first.parent / f"config.{kind}-{n}.yaml").exists():
-            n += 1
-        self.config_filename = f"config.{kind}-{n}.yaml"
-        super().setup(trainer, pl_module, stage)
-        if trainer.is_global_zero:
-            self._annotate(first, first.parent / self.config_filename)
-
-    @staticmethod
-    def _annotate(first: Path, written: Path) -> None:
-        try:
-            changes = config_changes(
-                yaml.safe_load(first.read_text()) or {}, yaml.safe_load(written.read_text()) or {}
-            )
-        except (OSError, yaml.YAMLError):
-            return
-        stamp = datetime.now().isoformat(timespec="seconds")
-        header = [f"# {written.name}: the config of the command that continued this run at {stamp}"]
-        header += [f"# {first.name} (kept) is the config the run started with; changed:"]
-        header += [f"#   {line}" for line in changes] or ["#   nothing"]
-        written.write_text("\n".join(header) + "\n" + written.read_text())
-        import logging
-
-        logging.getLogger("fer_lightning").info(
-            "%s kept; this command's config: %s (%d key(s) changed)",
-            first,
-            written.name,
-            len(changes),
-        )

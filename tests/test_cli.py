@@ -289,14 +289,14 @@ def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.M
 def test_runs_started_in_the_same_second_get_their_own_directories(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import fer_lightning.run_layout as run_layout
+    from fer_lightning.run import layout
 
     class FrozenClock:
         @staticmethod
         def now():  # noqa: ANN205
             return datetime(2026, 1, 2, 3, 4, 5)
 
-    monkeypatch.setattr(run_layout, "datetime", FrozenClock)
+    monkeypatch.setattr(layout, "datetime", FrozenClock)
     args = fit_args(fer_folder, "--test_after_fit=false", "--trainer.max_epochs=1")
     first, second = run_cli(args), run_cli(args)
     assert first.run_dir.name == "20260102-030405"

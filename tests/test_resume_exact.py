@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
+from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
 from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_fer2013_folder
 
