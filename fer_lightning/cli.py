@@ -20,44 +20,35 @@ from typing import Any, Literal
 # Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 
-from lightning.pytorch.callbacks import (
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    RichProgressBar,
-)
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from fer_lightning import distributed
-from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
+from fer_lightning import callbacks, distributed
+from fer_lightning.callbacks.report import EvaluationReport, log_checkpoint_artifact
+from fer_lightning.callbacks.stopping import plateau_on_validation_epochs
 from fer_lightning.checkpoint_io import AtomicCheckpointIO, no_space
 from fer_lightning.cli_checks import (
     FERArgumentParser,
     check_ckpt_path,
-    quiet_seed_message,
     set_cli_args,
     user_error_of,
 )
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
-from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
 from fer_lightning.inference.checkpoint import safe_load
-from fer_lightning.interrupt import GracefulStop
-from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import check_name
 from fer_lightning.precision import auto_precision
 from fer_lightning.precision import describe as describe_precision
-from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
+from fer_lightning.quiet import hide_lightning_tips
 from fer_lightning.run import layout
 from fer_lightning.run.folder import RunFolder
 from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
 from fer_lightning.run.snapshot import KeepFirstConfig
-from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epochs
+from fer_lightning.upstream import HookedLightningCLI, RunCSVLogger, drop_wandb_anonymous
 
 log = logging.getLogger("fer_lightning")
 hide_lightning_tips()
@@ -65,7 +56,7 @@ hide_lightning_tips()
 DESCRIPTION = "fer-lightning: facial expression recognition experiments."
 
 
-class FERLightningCLI(LightningCLI):
+class FERLightningCLI(HookedLightningCLI):
     def __init__(
         self,
         *args,  # noqa: ANN002
@@ -125,24 +116,14 @@ class FERLightningCLI(LightningCLI):
         if check_location is not None:
             check_location()
 
-    def _set_seed(self) -> None:
-        with quiet_seed_message():  # printed before the settings are checked; see config.yaml
-            super()._set_seed()
-
-    def _run_subcommand(self, subcommand: str) -> None:
-        try:
-            super()._run_subcommand(subcommand)
-        except BaseException as err:
-            self._clean(err, data_loaded=getattr(self.datamodule, "splits", None) is not None)
-            strategy = getattr(getattr(self, "trainer", None), "strategy", None)
-            stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
-            if stuck is not None:
-                raise stuck from None
-            if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise no_space(
-                    Path(err.filename).parent if err.filename else self.run_dir
-                ) from None
-            raise
+    def on_subcommand_error(self, err: BaseException) -> None:
+        self._clean(err, data_loaded=getattr(self.datamodule, "splits", None) is not None)
+        strategy = getattr(getattr(self, "trainer", None), "strategy", None)
+        stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
+        if stuck is not None:
+            raise stuck from None
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise no_space(Path(err.filename).parent if err.filename else self.run_dir) from None
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -185,42 +166,7 @@ class FERLightningCLI(LightningCLI):
             default=True,
             help="After fit, test the best checkpoint on the test split.",
         )
-        # The best checkpoint by validation accuracy...
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults(
-            {
-                "checkpoint.monitor": "val/acc",
-                "checkpoint.mode": "max",
-                "checkpoint.filename": layout.BEST_FILENAME,
-                "checkpoint.auto_insert_metric_name": False,
-                "checkpoint.enable_version_counter": False,
-            }
-        )
-        # ...and last.ckpt after every validation, improved or not (Lightning's save_last
-        # only refreshes it when the monitored checkpoint is saved), for --ckpt_path last.
-        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
-        parser.set_defaults(
-            {
-                "last_checkpoint.monitor": None,
-                "last_checkpoint.save_top_k": 1,
-                "last_checkpoint.filename": layout.LAST_FILENAME,
-                "last_checkpoint.enable_version_counter": False,
-            }
-        )
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.set_defaults(
-            {
-                "early_stopping.monitor": "val/acc",
-                "early_stopping.mode": "max",
-                "early_stopping.patience": 10,
-            }
-        )
-        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
-        parser.add_lightning_class_args(TrainingSpeed, "training_speed")
-        parser.add_lightning_class_args(EpochSeed, "epoch_seed")  # exact resume
-        parser.add_lightning_class_args(FiniteLoss, "finite_loss")  # stop at a NaN/inf loss
-        # The last training step is validated and checkpointed, whatever ended training.
-        parser.add_lightning_class_args(ValidateLastStep, "validate_last_step")
+        callbacks.add_configurable(parser)  # checkpoint, early_stopping, ...
         for source, target in [
             ("num_classes", "num_classes"),
             ("class_names", "class_names"),
@@ -292,7 +238,7 @@ class FERLightningCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
         if self.run_dir is not None:  # without a run (fer_lightning.build) nothing is refused
             self._check_data_location()
-        trainer_cfg = self._get(self.config_init, "trainer", default={})
+        trainer_cfg = self.trainer_settings()
         if trainer_cfg.get("precision") is None:  # what the hardware does natively
             kwargs["precision"] = auto_precision(trainer_cfg.get("accelerator"))
             precision_note = describe_precision(kwargs["precision"], trainer_cfg.get("accelerator"))
@@ -304,15 +250,12 @@ class FERLightningCLI(LightningCLI):
             if distributed.first_process():  # the other processes write nothing of the run
                 self.run_folder.create()
             kwargs["logger"] = self._loggers()
-        if trainer_cfg.get("enable_progress_bar") is not False:
-            callbacks = trainer_cfg.get("callbacks") or []
-            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-            kwargs["callbacks"] = [*callbacks, RichProgressBar(leave=True)]
-        # Every test (fit's final one included) writes report.md, the PNGs and summary.json.
-        callbacks = kwargs.get("callbacks", trainer_cfg.get("callbacks") or [])
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
-        kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
+        given = trainer_cfg.get("callbacks") or []  # the experiment's own (regimes)
+        progress_bar = trainer_cfg.get("enable_progress_bar") is not False
+        kwargs["callbacks"] = [
+            *(given if isinstance(given, list) else [given]),
+            *callbacks.always_on(self.experiment, progress_bar),
+        ]
         if not trainer_cfg.get("plugins"):  # a half-written checkpoint never takes a real name
             kwargs["plugins"] = [AtomicCheckpointIO()]
         if self.run_dir is not None:

@@ -16,12 +16,10 @@ What a failed command leaves behind, and the run's config snapshots, are the run
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +27,14 @@ import yaml
 from lightning.pytorch.cli import LightningArgumentParser
 
 from fer_lightning.errors import FERUserError
+from fer_lightning.upstream import (
+    CLASS_PATH_EXPECTED,
+    CONFIG_UNPARSED,
+    MESSAGES,
+    failing_parser,
+    parser_keys,
+    subcommand_parsers,
+)
 
 #: ``--ckpt_path`` values Lightning resolves itself (no file to check).
 SPECIAL_CKPT = ("last", "best", "hpc")
@@ -46,9 +52,8 @@ class FERArgumentParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:  # jsonargparse is trying alternatives; it catches this
             super().error(message, ex)
-        subparser = getattr(ex, "subcommand_parser", None)
         args = self.cli_args or []
-        raise FERUserError(one_sentence(message, subparser or self, args, self.cli_cwd))
+        raise FERUserError(one_sentence(message, failing_parser(ex, self), args, self.cli_cwd))
 
 
 def set_cli_args(parser: Any, args: Any) -> None:
@@ -57,10 +62,8 @@ def set_cli_args(parser: Any, args: Any) -> None:
     # jsonargparse works in a config file's folder while it parses that file: relative paths
     # of the command line are relative to this one.
     parser.cli_cwd = os.getcwd()
-    subcommands = getattr(parser, "_subcommands_action", None)
-    if subcommands is not None:
-        for sub in subcommands._name_parser_map.values():
-            set_cli_args(sub, parser.cli_args)
+    for sub in subcommand_parsers(parser):
+        set_cli_args(sub, parser.cli_args)
 
 
 def _config_files(args: list[str], cwd: str) -> list[Path]:
@@ -110,16 +113,6 @@ def _source(key: str, args: list[str], cwd: str) -> str:
     return ""
 
 
-def _parser_keys(parser: Any) -> list[str]:
-    """Every dotted key ``parser`` accepts, those of its subcommands' parsers included."""
-    keys = [a.dest for a in parser._actions if a.dest and not a.dest.endswith("help")]
-    subcommands = getattr(parser, "_subcommands_action", None)
-    if subcommands is not None:
-        for sub in subcommands._name_parser_map.values():
-            keys += _parser_keys(sub)
-    return keys
-
-
 def _class_keys(class_path: str) -> list[str]:
     """The init arguments of ``class_path`` as jsonargparse sees them (inherited ones too)."""
     import importlib
@@ -132,7 +125,7 @@ def _class_keys(class_path: str) -> list[str]:
         parser.add_class_arguments(getattr(importlib.import_module(module), name))
     except Exception:  # noqa: BLE001 - only for a suggestion; no suggestion then
         return []
-    return [a.dest for a in parser._actions if not a.dest.endswith("help")]
+    return parser_keys(parser)
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -143,25 +136,25 @@ def _suggest(key: str, valid: list[str]) -> str:
 def _expected(message: str) -> str:
     """What the innermost errors of a jsonargparse message say they expected."""
     found: list[str] = []
-    for literal in re.findall(r"Expected a typing\.Literal\[([^\]]*)\]", message):
+    for literal in MESSAGES["literal"].findall(message):
         found.append("one of " + ", ".join(v.strip(" '\"") for v in literal.split(",")))
-    for name in re.findall(r"Expected a <class '([\w.]+)'>", message):
+    for name in MESSAGES["class"].findall(message):
         if name != "NoneType":  # null is seldom what was meant
             found.append(name.rsplit(".", 1)[-1])
-    if "Expected a dot import path string" in message:
+    if CLASS_PATH_EXPECTED in message:
         found.append("a class path")
     unique = list(dict.fromkeys(found))
     return " or ".join(unique)
 
 
 def _given(message: str) -> str | None:
-    got = re.findall(r"Got value: (.*)", message)
+    got = MESSAGES["got"].findall(message)
     if got:
         return got[-1].strip()
-    given = re.findall(r"Given value: (.*)", message)
+    given = MESSAGES["given"].findall(message)
     if not given:
         return None
-    nested = re.match(r"NestedArg\(key='[^']*', val='(.*)'\)$", given[-1].strip())
+    nested = MESSAGES["nested"].match(given[-1].strip())
     return nested.group(1) if nested else given[-1].strip()
 
 
@@ -169,22 +162,20 @@ def one_sentence(message: str, parser: Any, args: list[str], cwd: str = ".") -> 
     """jsonargparse's error ``message`` as one sentence naming the key and what is valid."""
     message = message.strip()
     # An unknown top-level key (a YAML's) or option (the command line's).
-    unknown = re.match(r"Subcommand '\w+' does not accept option '([\w.]+)'", message) or (
-        re.match(r"unrecognized arguments: --([\w.]+)", message)
+    unknown = MESSAGES["subcommand_option"].match(message) or (
+        MESSAGES["unrecognized_key"].match(message)
     )
     if unknown:
         key = unknown.group(1)
         where = _source(key, args, cwd)
         origin = f" in {where}" if where else ""
-        return f"unknown key '{key}'{origin}{_suggest(key, _parser_keys(parser))}"
-    stray = re.match(r"unrecognized arguments: (.*)", message)
+        return f"unknown key '{key}'{origin}{_suggest(key, parser_keys(parser))}"
+    stray = MESSAGES["unrecognized"].match(message)
     if stray:
         return f"unexpected argument(s) '{stray.group(1)}' (options are --key=value)"
     # A key of a class given by class_path (data, optimizer, lr_scheduler, ...).
-    keys = re.findall(r'Parser key "([\w.]+)"', message)
-    in_class = re.search(
-        r"Problem with given class_path '([\w.]+)':\s*Option '([\w.]+)' is not accepted", message
-    )
+    keys = MESSAGES["parser_key"].findall(message)
+    in_class = MESSAGES["class_option"].search(message)
     if keys and in_class:
         class_path, option = in_class.groups()
         key = f"{keys[0]}.{option}"
@@ -210,7 +201,7 @@ def one_sentence(message: str, parser: Any, args: list[str], cwd: str = ".") -> 
             + (f"; expected {expected}" if expected else "")
             + ("" if expected else f" ({' '.join(message.split())[:300]})")
         )
-    if message.startswith("Problems parsing config"):
+    if message.startswith(CONFIG_UNPARSED):
         for path in _config_files(args, cwd):
             try:
                 yaml.safe_load(_read(path, cwd))
@@ -268,22 +259,6 @@ def _check_same_model(ckpt_path: str, saved: Any, model: Any) -> None:
                 f"{model.get('head')} (model.{key}); use the experiment it was trained with "
                 "(its run's config.yaml) or a checkpoint of this model"
             )
-
-
-@contextlib.contextmanager
-def quiet_seed_message() -> Iterator[None]:
-    """Without Lightning's "Seed set to N" line: LightningCLI prints it before any setting is
-    checked, so a refused command would print it before its one sentence. The seed is in the
-    run's config.yaml."""
-    import logging
-
-    seed_log = logging.getLogger("lightning.fabric.utilities.seed")
-    level = seed_log.level
-    seed_log.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        seed_log.setLevel(level)
 
 
 # ---------------------------------------------------------------------- instantiation errors

@@ -61,7 +61,7 @@ def test_the_report_credits_the_commit_the_run_started_from(
         trained = any(runs.glob("**/checkpoints/*.ckpt"))
         return ("committed-during-the-run" if trained else "started", False)
 
-    monkeypatch.setattr("fer_lightning.evaluation.callback.git_commit", git_commit)
+    monkeypatch.setattr("fer_lightning.callbacks.report.git_commit", git_commit)
     run_cli(
         [
             "fit",
