@@ -373,3 +373,9 @@ def make_cli(
         "parser_kwargs": {"description": DESCRIPTION},
     }
     return cli_class(FERClassifier, FERDataModule, args=args, **settings | changes)
+
+
+if __name__ == "__main__":  # 'python -m fer_lightning.cli ...' (older scripts): the entry point
+    import runpy
+
+    runpy.run_module("fer_lightning", run_name="__main__")

@@ -107,7 +107,11 @@ CASES = [
     Case("unknown subcommand", ["fitt", "--exp", "baseline_fer2013"], ["fitt", "fit"]),
     Case("unknown experiment", ["fit", "--exp", "nope"], ["nope", "baseline_fer2013"]),
     # item 11: --ckpt_path that is not a Lightning checkpoint, for every subcommand
-    Case("fit: missing ckpt", [*FIT, "--ckpt_path={missing}"], ["{missing}", "does not exist"]),
+    Case(
+        "fit: missing ckpt",
+        [*FIT, "--ckpt_path={missing}"],
+        ["{missing}", "is neither a file nor a zoo model"],
+    ),
     Case(
         "fit: text ckpt",
         [*FIT, "--ckpt_path={text}"],
@@ -145,7 +149,7 @@ CASES = [
     Case(
         "validate: missing ckpt",
         ["validate", "--exp", "baseline_fer2013", "--ckpt_path={missing}"],
-        ["{missing}", "does not exist"],
+        ["{missing}", "is neither a file nor a zoo model"],
     ),
     Case(
         "predict: empty ckpt",

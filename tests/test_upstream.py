@@ -4,10 +4,10 @@ alone, and both libraries are bounded to versions the tests ran on."""
 from __future__ import annotations
 
 import re
-import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 
 import fer_lightning
