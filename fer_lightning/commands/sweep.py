@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fer_lightning import experiments
 from fer_lightning.errors import FERUserError
 from fer_lightning.run import layout, record
 from fer_lightning.sweep_grid import (
@@ -105,7 +106,9 @@ def run_sweep(
             what = "" if where[0].startswith("--run_dir") else f" ({subcommand} {where[0]})"
             log.info("sweep %s: run %d/%d %s%s", sweep.name, i + 1, len(sweep.combos), name, what)
             try:
-                run_cli(run_args(sweep, combo, [*extra, *where], subcommand))
+                args = run_args(sweep, combo, [*extra, *where], subcommand)
+                expanded, experiment = experiments.expand(args)  # a sweep line names --exp
+                run_cli(expanded, command=args, experiment=experiment)
             except TrainingDiverged as err:  # a result of this combination: the sweep goes on
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / layout.DIVERGED_TXT).write_text(f"{err}\n")
