@@ -65,6 +65,9 @@ def test_gpu_check_on_a_machine_without_cuda_says_so(capsys: pytest.CaptureFixtu
     assert "no CUDA GPU here" in capsys.readouterr().err
 
 
-def test_too_much_warmup_is_an_argument_error() -> None:
-    with pytest.raises(SystemExit):
+def test_too_much_warmup_is_an_argument_error(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
         gpu_check.parse(["--steps", "4", "--warmup", "4"])
+    assert stop.value.code == 2  # argparse's usage error, not a crash or a success
+    assert "--warmup 4 leaves no timed steps of --steps 4" in capsys.readouterr().err
+    assert gpu_check.parse(["--steps", "4", "--warmup", "2"]).warmup == 2

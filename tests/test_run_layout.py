@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning.commands import cv, seeds, sweep
+from fer_lightning.commands import sweep
 from fer_lightning.errors import FERUserError
 from fer_lightning.run import layout
+
+SWEEP_FILE = (
+    Path(__file__).resolve().parent.parent / "experiments" / "sweeps" / "cnn_fer2013_optim.yaml"
+)
 
 
 @pytest.fixture
@@ -48,12 +52,30 @@ def test_two_sweeps_started_in_the_same_second_get_their_own_directory(frozen: s
     assert second == _root() / "sweeps" / "grid" / f"{frozen}-1"
 
 
-def test_cv_seeds_and_sweep_ask_the_layout_for_their_directory() -> None:
-    """The commands themselves hold no stamp or path of their own."""
-    for module in (cv, seeds, sweep):
-        source = Path(module.__file__).read_text()
-        assert "strftime" not in source and "datetime" not in source, module.__name__
-        assert "runs_root" not in source, module.__name__
+def test_cv_seeds_and_sweep_ask_the_layout_for_their_directory(
+    frozen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands make their directories through the layout: a stamp the layout gives is
+    the one their directory gets (a command with a clock of its own would not follow it)."""
+    made: list[Path] = []
+
+    def stop_in(directory: Path) -> None:
+        made.append(directory)
+        raise FERUserError("stopped once the directory exists")
+
+    monkeypatch.setattr("fer_lightning.commands.common.fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr("fer_lightning.commands.cv.fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr("fer_lightning.commands.seeds.fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr(sweep, "run_sweep", lambda s, extra, out_dir, **k: stop_in(out_dir))
+    from fer_lightning.main import main
+
+    assert main(["cv", "--exp", "cnn_ckplus"]) == 2
+    assert main(["seeds", "--exp", "baseline_fer2013", "--n", "2"]) == 2
+    assert main(["sweep", str(SWEEP_FILE)]) == 2
+    cv_run, seed_run, sweep_dir = made
+    assert cv_run.parent == _root() / "cnn_ckplus" / f"{frozen}-cv"
+    assert seed_run.parent == _root() / "baseline_fer2013" / f"{frozen}-seeds"
+    assert sweep_dir == _root() / "sweeps" / "cnn_fer2013_optim" / frozen
 
 
 def test_a_failed_group_leaves_no_empty_directory(frozen: str) -> None:
