@@ -22,14 +22,15 @@ from fer_lightning import experiments
 from fer_lightning.cli import FERLightningCLI, cli_session, make_cli
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.models.classifier import FERClassifier
+from fer_lightning.run.folder import RunFolder
 
 
 class _BuildCLI(FERLightningCLI):
     """The CLI that makes the objects and runs nothing, without a run directory."""
 
-    def _run_dir(self) -> Path | None:
+    def _run_folder(self) -> RunFolder | None:
         run_dir = self._cfg().get("run_dir")
-        return Path(run_dir) if run_dir else None
+        return RunFolder(Path(run_dir), self.experiment, True, False) if run_dir else None
 
     def _run_subcommand(self, subcommand: str) -> None:
         pass
@@ -66,10 +67,10 @@ class Built(Settings):
 def _cli(
     experiment: str | Path, overrides: Sequence[str], subcommand: str, cli_class: type
 ) -> FERLightningCLI:
-    path = experiment if isinstance(experiment, Path) else experiments.resolve(experiment)
-    args = [subcommand, "--config", str(path), *overrides]
+    given = ["--config", str(experiment)] if isinstance(experiment, Path) else ["--exp", experiment]
+    args, name = experiments.expand([*given, *overrides])
     with cli_session():
-        return make_cli(args, cli_class, save_config_callback=None)
+        return make_cli([subcommand, *args], cli_class, save_config_callback=None, experiment=name)
 
 
 def settings(

@@ -1,5 +1,8 @@
-"""The ``fer-lightning`` command: LightningCLI (fit / validate / test / predict) plus
-``experiments`` (list them) and ``--exp NAME`` (train a named experiment)."""
+"""LightningCLI for ``fer-lightning fit / validate / test / predict``.
+
+:func:`run` is what :mod:`fer_lightning.main` (the one router, which has expanded ``--exp``)
+calls; :func:`make_cli` is what :mod:`fer_lightning.build` makes its objects with. A user error
+is raised as :class:`~fer_lightning.errors.FERUserError` for the router to print."""
 
 from __future__ import annotations
 
@@ -17,71 +20,54 @@ from typing import Any, Literal
 # Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 
-from lightning.pytorch.callbacks import (
-    EarlyStopping,
-    LearningRateMonitor,
-    ModelCheckpoint,
-    RichProgressBar,
-)
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from fer_lightning import commands, distributed, experiments, run_layout, run_record
-from fer_lightning.callbacks import EpochSeed, FiniteLoss, TrainingSpeed
+from fer_lightning import callbacks, distributed
+from fer_lightning.callbacks.report import EvaluationReport, log_checkpoint_artifact
+from fer_lightning.callbacks.stopping import plateau_on_validation_epochs
 from fer_lightning.checkpoint_io import AtomicCheckpointIO, no_space
 from fer_lightning.cli_checks import (
     FERArgumentParser,
-    KeepFirstConfig,
-    RemoveOnFailure,
     check_ckpt_path,
-    quiet_seed_message,
     set_cli_args,
     user_error_of,
 )
-from fer_lightning.console import setup_logging
 from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
-from fer_lightning.evaluation.callback import EvaluationReport, log_checkpoint_artifact
 from fer_lightning.inference.safe_load import safe_load
-from fer_lightning.interrupt import GracefulStop, exit_status
-from fer_lightning.loggers import RunCSVLogger
 from fer_lightning.models.classifier import FERClassifier
 from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import check_name
 from fer_lightning.precision import auto_precision
 from fer_lightning.precision import describe as describe_precision
-from fer_lightning.quiet import drop_wandb_anonymous, hide_lightning_tips
-from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV, check_run_dir, make_run_dir
-from fer_lightning.stopping import ValidateLastStep, plateau_on_validation_epochs
+from fer_lightning.quiet import hide_lightning_tips
+from fer_lightning.run import layout
+from fer_lightning.run.folder import RunFolder
+from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
+from fer_lightning.run.snapshot import KeepFirstConfig
+from fer_lightning.upstream import HookedLightningCLI, RunCSVLogger, drop_wandb_anonymous
 
 log = logging.getLogger("fer_lightning")
 hide_lightning_tips()
 
-DESCRIPTION = (
-    "fer-lightning: facial expression recognition experiments. "
-    f"More subcommands: {', '.join(commands.SUBCOMMANDS)} (each with its own --help). "
-    "In fit / validate / test / predict, '--exp NAME' stands for "
-    "'--config experiments/NAME.yaml'."
-)
+DESCRIPTION = "fer-lightning: facial expression recognition experiments."
 
 
-def _run_dir_of(ckpt_path: str | None) -> Path | None:
-    """The run directory holding ``ckpt_path`` (``<run>/checkpoints/x.ckpt``), if it is one."""
-    if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
-        return None
-    run = run_layout.run_of_checkpoint(ckpt_path)
-    if run is not None and Path(ckpt_path).is_file() and run_layout.config_of(run).exists():
-        return run
-    return None
-
-
-class FERLightningCLI(LightningCLI):
-    def __init__(self, *args, command: list[str] | None = None, **kwargs) -> None:  # noqa: ANN002, ANN003
+class FERLightningCLI(HookedLightningCLI):
+    def __init__(
+        self,
+        *args,  # noqa: ANN002
+        command: list[str] | None = None,
+        experiment: str | None = None,
+        **kwargs,  # noqa: ANN003
+    ) -> None:
         #: The user's arguments (``--exp`` not yet expanded), recorded in the run directory.
         self.command = command or []
+        #: The ``--exp`` name the router expanded, if any (``--experiment`` overrides it).
+        self.experiment_given = experiment
         super().__init__(*args, **kwargs)
 
     @staticmethod
@@ -123,7 +109,7 @@ class FERLightningCLI(LightningCLI):
             super().instantiate_classes()
         except Exception as err:
             user_error = user_error_of(err)
-            self._remove_on_failure.clean(user_error or err, data_loaded=False)
+            self._clean(user_error or err, data_loaded=False)
             if user_error is None:
                 raise
             raise user_error from None
@@ -134,25 +120,14 @@ class FERLightningCLI(LightningCLI):
         if check_location is not None:
             check_location()
 
-    def _set_seed(self) -> None:
-        with quiet_seed_message():  # printed before the settings are checked; see config.yaml
-            super()._set_seed()
-
-    def _run_subcommand(self, subcommand: str) -> None:
-        try:
-            super()._run_subcommand(subcommand)
-        except BaseException as err:
-            loaded = getattr(self.datamodule, "splits", None) is not None
-            self._remove_on_failure.clean(err, data_loaded=loaded)
-            strategy = getattr(getattr(self, "trainer", None), "strategy", None)
-            stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
-            if stuck is not None:
-                raise stuck from None
-            if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise no_space(
-                    Path(err.filename).parent if err.filename else self.run_dir
-                ) from None
-            raise
+    def on_subcommand_error(self, err: BaseException) -> None:
+        self._clean(err, data_loaded=getattr(self.datamodule, "splits", None) is not None)
+        strategy = getattr(getattr(self, "trainer", None), "strategy", None)
+        stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
+        if stuck is not None:
+            raise stuck from None
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise no_space(Path(err.filename).parent if err.filename else self.run_dir) from None
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -195,42 +170,7 @@ class FERLightningCLI(LightningCLI):
             default=True,
             help="After fit, test the best checkpoint on the test split.",
         )
-        # The best checkpoint by validation accuracy...
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults(
-            {
-                "checkpoint.monitor": "val/acc",
-                "checkpoint.mode": "max",
-                "checkpoint.filename": run_layout.BEST_FILENAME,
-                "checkpoint.auto_insert_metric_name": False,
-                "checkpoint.enable_version_counter": False,
-            }
-        )
-        # ...and last.ckpt after every validation, improved or not (Lightning's save_last
-        # only refreshes it when the monitored checkpoint is saved), for --ckpt_path last.
-        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
-        parser.set_defaults(
-            {
-                "last_checkpoint.monitor": None,
-                "last_checkpoint.save_top_k": 1,
-                "last_checkpoint.filename": run_layout.LAST_FILENAME,
-                "last_checkpoint.enable_version_counter": False,
-            }
-        )
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.set_defaults(
-            {
-                "early_stopping.monitor": "val/acc",
-                "early_stopping.mode": "max",
-                "early_stopping.patience": 10,
-            }
-        )
-        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
-        parser.add_lightning_class_args(TrainingSpeed, "training_speed")
-        parser.add_lightning_class_args(EpochSeed, "epoch_seed")  # exact resume
-        parser.add_lightning_class_args(FiniteLoss, "finite_loss")  # stop at a NaN/inf loss
-        # The last training step is validated and checkpointed, whatever ended training.
-        parser.add_lightning_class_args(ValidateLastStep, "validate_last_step")
+        callbacks.add_configurable(parser)  # checkpoint, early_stopping, ...
         for source, target in [
             ("num_classes", "num_classes"),
             ("class_names", "class_names"),
@@ -247,53 +187,34 @@ class FERLightningCLI(LightningCLI):
         cfg = self._cfg()
         if cfg.get("experiment"):
             return check_name(cfg.experiment, "--experiment (or the config's experiment key)")
+        if self.experiment_given:
+            return self.experiment_given
         configs = cfg.get("config") or []
         return Path(str(configs[0])).stem if configs else "default"
 
-    def _run_dir(self) -> Path | None:
-        """This run's directory: ``--run_dir``, the one of the process that launched this one
-        (DDP), the resumed run's, else a new one."""
+    def _run_folder(self) -> RunFolder | None:
+        """This run's directory (:meth:`RunFolder.choose`)."""
         cfg = self._cfg()
-        if cfg.get("run_dir"):
-            return Path(cfg.run_dir)
-        if os.environ.get(INHERITED_RUN_DIR_ENV):
-            return Path(os.environ[INHERITED_RUN_DIR_ENV])
-        if self.subcommand == "fit" and (earlier := _run_dir_of(cfg.get("ckpt_path"))):
-            return earlier  # resuming a checkpoint of an earlier run
-        if self.subcommand == "fit" and cfg.get("ckpt_path") == "last":
-            found = run_layout.latest_run(self.experiment)
-            if found is None:
-                last = run_layout.last_checkpoint(Path()).as_posix()
-                raise FERUserError(
-                    f"--ckpt_path last: no run of '{self.experiment}' under "
-                    f"{run_layout.runs_root()} has {last} to resume from"
-                )
-            # the file 'last' stands for gets the checks a path given directly gets
-            check_ckpt_path("fit", str(run_layout.last_checkpoint(found)), cfg.get("model"))
-            return found
-        kind = None if self.subcommand == "fit" else self.subcommand
-        self._fresh_run_dir = True  # named only; claimed when the Trainer is made
-        return run_layout.new_run_dir(self.experiment, kind)
+        return RunFolder.choose(
+            self.experiment,
+            self.subcommand,
+            cfg.get("run_dir"),
+            cfg.get("ckpt_path"),
+            lambda last: check_ckpt_path("fit", last, cfg.get("model")),
+        )
+
+    @property
+    def run_dir(self) -> Path | None:
+        folder = getattr(self, "run_folder", None)
+        return folder.path if folder is not None else None
 
     def before_instantiate_classes(self) -> None:
         self.experiment = self._experiment_name()
-        self._fresh_run_dir = False
-        self.run_dir = self._run_dir()
-        if self.run_dir is not None:
-            check_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
-            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
-        self._remove_on_failure = RemoveOnFailure(self.run_dir)
+        self.run_folder = self._run_folder()
 
-    def _create_run_dir(self) -> None:
-        """A new run directory is claimed atomically (another command may have taken its name
-        in the same second: this one then gets ``-1``); an explicit or resumed one may exist.
-        The processes DDP launches later inherit the name this one got."""
-        if not self._fresh_run_dir:
-            make_run_dir(self.run_dir, explicit=bool(self._cfg().get("run_dir")))
-        else:
-            self.run_dir = run_layout.claim_run_dir(self.run_dir)
-            os.environ[INHERITED_RUN_DIR_ENV] = str(self.run_dir)
-        self._remove_on_failure.claimed(self.run_dir)
+    def _clean(self, error: BaseException, data_loaded: bool) -> None:
+        if getattr(self, "run_folder", None) is not None:
+            self.run_folder.clean(error, data_loaded)
 
     def _loggers(self) -> list[Logger]:
         cfg = self._cfg()
@@ -302,8 +223,7 @@ class FERLightningCLI(LightningCLI):
         if mode not in ("offline", "online", "disabled", "dryrun", "run"):
             raise FERUserError(f"WANDB_MODE '{mode}' is not one of offline, online, disabled")
         if mode != "disabled":
-            id_file = self.run_dir / run_layout.WANDB_ID
-            run_id = id_file.read_text().strip() if id_file.exists() else None
+            run_id = self.run_folder.wandb_id()
             wandb = WandbLogger(
                 project=cfg.get("wandb_project") or "fer-lightning",
                 name=f"{self.experiment}/{self.run_dir.name}",
@@ -322,7 +242,7 @@ class FERLightningCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):  # noqa: ANN003, ANN201
         if self.run_dir is not None:  # without a run (fer_lightning.build) nothing is refused
             self._check_data_location()
-        trainer_cfg = self._get(self.config_init, "trainer", default={})
+        trainer_cfg = self.trainer_settings()
         if trainer_cfg.get("precision") is None:  # what the hardware does natively
             kwargs["precision"] = auto_precision(trainer_cfg.get("accelerator"))
             precision_note = describe_precision(kwargs["precision"], trainer_cfg.get("accelerator"))
@@ -332,17 +252,14 @@ class FERLightningCLI(LightningCLI):
             kwargs["logger"] = False  # no run directory to log into (fer_lightning.build)
         elif trainer_cfg.get("logger") in (None, True):
             if distributed.first_process():  # the other processes write nothing of the run
-                self._create_run_dir()
+                self.run_folder.create()
             kwargs["logger"] = self._loggers()
-        if trainer_cfg.get("enable_progress_bar") is not False:
-            callbacks = trainer_cfg.get("callbacks") or []
-            callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-            kwargs["callbacks"] = [*callbacks, RichProgressBar(leave=True)]
-        # Every test (fit's final one included) writes report.md, the PNGs and summary.json.
-        callbacks = kwargs.get("callbacks", trainer_cfg.get("callbacks") or [])
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        kwargs["callbacks"] = [*callbacks, EvaluationReport(self.experiment)]
-        kwargs["callbacks"].append(GracefulStop(self.experiment))  # SIGTERM, Ctrl-C: save, say
+        given = trainer_cfg.get("callbacks") or []  # the experiment's own (regimes)
+        progress_bar = trainer_cfg.get("enable_progress_bar") is not False
+        kwargs["callbacks"] = [
+            *(given if isinstance(given, list) else [given]),
+            *callbacks.always_on(self.experiment, progress_bar),
+        ]
         if not trainer_cfg.get("plugins"):  # a half-written checkpoint never takes a real name
             kwargs["plugins"] = [AtomicCheckpointIO()]
         if self.run_dir is not None:
@@ -368,7 +285,7 @@ class FERLightningCLI(LightningCLI):
 
     def _record_command(self) -> None:
         if rank_zero_only.rank == 0:
-            run_record.record_command(self.run_dir, self.command)
+            self.run_folder.record_command(self.command)
 
     def before_test(self) -> None:
         self._record_command()  # a test-only run is published too: it says how it was made
@@ -384,14 +301,14 @@ class FERLightningCLI(LightningCLI):
         self._record_command()
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and self.trainer.is_global_zero:
-                (self.run_dir / run_layout.WANDB_ID).write_text(logger.experiment.id)
+                self.run_folder.keep_wandb_id(logger.experiment.id)
         if rank_zero_only.rank == 0:
             log.info("run directory: %s", self.run_dir)
             log.info("parameters: %s", f"{self.model.num_parameters():,}")
 
     def after_fit(self) -> None:
         if self.trainer.is_global_zero:
-            run_record.add_fit_time(self.run_dir, time.monotonic() - self._fit_started)
+            self.run_folder.add_fit_time(time.monotonic() - self._fit_started)
         if not self._cfg().get("test_after_fit") or self.trainer.interrupted:
             return
         best = next(
@@ -402,32 +319,21 @@ class FERLightningCLI(LightningCLI):
             log_checkpoint_artifact(self.trainer.loggers, Path(best))
 
 
-def _expand_exp(args: list[str]) -> list[str]:
-    """``--exp NAME`` / ``--exp=NAME`` -> ``--config experiments/NAME.yaml``."""
-    out: list[str] = []
-    it = iter(args)
-    for arg in it:
-        if arg == "--exp":
-            name = next(it, None)
-            if name is None:
-                raise FERUserError(
-                    "--exp needs an experiment name (see 'fer-lightning experiments')"
-                )
-            out += ["--config", str(experiments.resolve(name))]
-        elif arg.startswith("--exp="):
-            out += ["--config", str(experiments.resolve(arg.split("=", 1)[1]))]
-        else:
-            out.append(arg)
-    return out
-
-
-_setup_logging = setup_logging
-
-
-def run_cli(args: list[str]) -> FERLightningCLI:
-    """Run LightningCLI on ``args`` (also what the tests call)."""
+def run_cli(args: list[str], **changes: Any) -> FERLightningCLI:
+    """Run LightningCLI on ``args``, ``--config`` files named as they are (``--exp`` is the
+    router's): what :func:`run` and the commands that run several fits call."""
     with cli_session():
-        return make_cli(args)
+        return make_cli(args, **changes)
+
+
+def run(
+    args: list[str], command: list[str], experiment: str | None, description: str = DESCRIPTION
+) -> FERLightningCLI:
+    """``fer-lightning fit|validate|test|predict``: ``args`` as :func:`fer_lightning.main`
+    expanded them, ``command`` as the user typed it (recorded in the run), ``experiment`` the
+    ``--exp`` name."""
+    parser_kwargs = {"description": description}
+    return run_cli(args, command=command, experiment=experiment, parser_kwargs=parser_kwargs)
 
 
 @contextlib.contextmanager
@@ -465,29 +371,15 @@ def make_cli(
         "command": args,
         "subclass_mode_data": True,
         "seed_everything_default": 0,
-        "save_config_kwargs": {"overwrite": True, "config_filename": run_layout.CONFIG_YAML},
+        "save_config_kwargs": {"overwrite": True, "config_filename": layout.CONFIG_YAML},
         "save_config_callback": KeepFirstConfig,
         "parser_class": FERArgumentParser,
         "parser_kwargs": {"description": DESCRIPTION},
     }
-    return cli_class(FERClassifier, FERDataModule, args=_expand_exp(args), **settings | changes)
+    return cli_class(FERClassifier, FERDataModule, args=args, **settings | changes)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    _setup_logging()
-    try:
-        command = commands.resolve(args[0]) if args else None
-        if command is not None:
-            return command(args[1:])
-        run_cli(args)
-    except FERUserError as err:
-        print(f"fer-lightning: error: {err}", file=sys.stderr)
-        return 2
-    except SIGTERMException as stop:  # SIGTERM or Ctrl-C: checkpoint saved (GracefulStop)
-        return exit_status(stop)
-    return 0
+if __name__ == "__main__":  # 'python -m fer_lightning.cli ...' (older scripts): the entry point
+    import runpy
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    runpy.run_module("fer_lightning", run_name="__main__")

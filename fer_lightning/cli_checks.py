@@ -9,30 +9,32 @@ sentence, checked before a run directory, a W&B run or any data exists.
 - :func:`user_error_of`: a user error raised while the classes are instantiated (buried by
   jsonargparse inside chained tracebacks, or a Lightning ``MisconfigurationException`` of a
   ``--trainer.*`` value) as the one sentence it carries.
-- :class:`RemoveOnFailure`: a run that fails before its data is loaded leaves nothing behind.
-- :class:`KeepFirstConfig`: resuming keeps the run's ``config.yaml``; the resumed command's
-  config goes beside it as ``config.resume-<n>.yaml``, headed by what changed.
+
+What a failed command leaves behind, and the run's config snapshots, are the run package's
+(:mod:`fer_lightning.run`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import io
 import os
 import re
-import shutil
 import sys
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from lightning.pytorch.cli import LightningArgumentParser, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser
 
 from fer_lightning.errors import FERUserError
-from fer_lightning.run_layout import CONFIG_YAML, missing_dirs, remove_empty
+from fer_lightning.upstream import (
+    CLASS_PATH_EXPECTED,
+    CONFIG_UNPARSED,
+    MESSAGES,
+    failing_parser,
+    parser_keys,
+    subcommand_parsers,
+)
 
 #: ``--ckpt_path`` values Lightning resolves itself (no file to check).
 SPECIAL_CKPT = ("last", "best", "hpc")
@@ -50,9 +52,8 @@ class FERArgumentParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:  # jsonargparse is trying alternatives; it catches this
             super().error(message, ex)
-        subparser = getattr(ex, "subcommand_parser", None)
         args = self.cli_args or []
-        raise FERUserError(one_sentence(message, subparser or self, args, self.cli_cwd))
+        raise FERUserError(one_sentence(message, failing_parser(ex, self), args, self.cli_cwd))
 
 
 def set_cli_args(parser: Any, args: Any) -> None:
@@ -61,10 +62,8 @@ def set_cli_args(parser: Any, args: Any) -> None:
     # jsonargparse works in a config file's folder while it parses that file: relative paths
     # of the command line are relative to this one.
     parser.cli_cwd = os.getcwd()
-    subcommands = getattr(parser, "_subcommands_action", None)
-    if subcommands is not None:
-        for sub in subcommands._name_parser_map.values():
-            set_cli_args(sub, parser.cli_args)
+    for sub in subcommand_parsers(parser):
+        set_cli_args(sub, parser.cli_args)
 
 
 def _config_files(args: list[str], cwd: str) -> list[Path]:
@@ -114,16 +113,6 @@ def _source(key: str, args: list[str], cwd: str) -> str:
     return ""
 
 
-def _parser_keys(parser: Any) -> list[str]:
-    """Every dotted key ``parser`` accepts, those of its subcommands' parsers included."""
-    keys = [a.dest for a in parser._actions if a.dest and not a.dest.endswith("help")]
-    subcommands = getattr(parser, "_subcommands_action", None)
-    if subcommands is not None:
-        for sub in subcommands._name_parser_map.values():
-            keys += _parser_keys(sub)
-    return keys
-
-
 def _class_keys(class_path: str) -> list[str]:
     """The init arguments of ``class_path`` as jsonargparse sees them (inherited ones too)."""
     import importlib
@@ -136,7 +125,7 @@ def _class_keys(class_path: str) -> list[str]:
         parser.add_class_arguments(getattr(importlib.import_module(module), name))
     except Exception:  # noqa: BLE001 - only for a suggestion; no suggestion then
         return []
-    return [a.dest for a in parser._actions if not a.dest.endswith("help")]
+    return parser_keys(parser)
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -147,25 +136,25 @@ def _suggest(key: str, valid: list[str]) -> str:
 def _expected(message: str) -> str:
     """What the innermost errors of a jsonargparse message say they expected."""
     found: list[str] = []
-    for literal in re.findall(r"Expected a typing\.Literal\[([^\]]*)\]", message):
+    for literal in MESSAGES["literal"].findall(message):
         found.append("one of " + ", ".join(v.strip(" '\"") for v in literal.split(",")))
-    for name in re.findall(r"Expected a <class '([\w.]+)'>", message):
+    for name in MESSAGES["class"].findall(message):
         if name != "NoneType":  # null is seldom what was meant
             found.append(name.rsplit(".", 1)[-1])
-    if "Expected a dot import path string" in message:
+    if CLASS_PATH_EXPECTED in message:
         found.append("a class path")
     unique = list(dict.fromkeys(found))
     return " or ".join(unique)
 
 
 def _given(message: str) -> str | None:
-    got = re.findall(r"Got value: (.*)", message)
+    got = MESSAGES["got"].findall(message)
     if got:
         return got[-1].strip()
-    given = re.findall(r"Given value: (.*)", message)
+    given = MESSAGES["given"].findall(message)
     if not given:
         return None
-    nested = re.match(r"NestedArg\(key='[^']*', val='(.*)'\)$", given[-1].strip())
+    nested = MESSAGES["nested"].match(given[-1].strip())
     return nested.group(1) if nested else given[-1].strip()
 
 
@@ -173,22 +162,20 @@ def one_sentence(message: str, parser: Any, args: list[str], cwd: str = ".") -> 
     """jsonargparse's error ``message`` as one sentence naming the key and what is valid."""
     message = message.strip()
     # An unknown top-level key (a YAML's) or option (the command line's).
-    unknown = re.match(r"Subcommand '\w+' does not accept option '([\w.]+)'", message) or (
-        re.match(r"unrecognized arguments: --([\w.]+)", message)
+    unknown = MESSAGES["subcommand_option"].match(message) or (
+        MESSAGES["unrecognized_key"].match(message)
     )
     if unknown:
         key = unknown.group(1)
         where = _source(key, args, cwd)
         origin = f" in {where}" if where else ""
-        return f"unknown key '{key}'{origin}{_suggest(key, _parser_keys(parser))}"
-    stray = re.match(r"unrecognized arguments: (.*)", message)
+        return f"unknown key '{key}'{origin}{_suggest(key, parser_keys(parser))}"
+    stray = MESSAGES["unrecognized"].match(message)
     if stray:
         return f"unexpected argument(s) '{stray.group(1)}' (options are --key=value)"
     # A key of a class given by class_path (data, optimizer, lr_scheduler, ...).
-    keys = re.findall(r'Parser key "([\w.]+)"', message)
-    in_class = re.search(
-        r"Problem with given class_path '([\w.]+)':\s*Option '([\w.]+)' is not accepted", message
-    )
+    keys = MESSAGES["parser_key"].findall(message)
+    in_class = MESSAGES["class_option"].search(message)
     if keys and in_class:
         class_path, option = in_class.groups()
         key = f"{keys[0]}.{option}"
@@ -214,7 +201,7 @@ def one_sentence(message: str, parser: Any, args: list[str], cwd: str = ".") -> 
             + (f"; expected {expected}" if expected else "")
             + ("" if expected else f" ({' '.join(message.split())[:300]})")
         )
-    if message.startswith("Problems parsing config"):
+    if message.startswith(CONFIG_UNPARSED):
         for path in _config_files(args, cwd):
             try:
                 yaml.safe_load(_read(path, cwd))
@@ -274,59 +261,6 @@ def _check_same_model(ckpt_path: str, saved: Any, model: Any) -> None:
             )
 
 
-# --------------------------------------------------------------------------- run directory
-class RemoveOnFailure:
-    """Removes the run directory (and its W&B offline run) that this command created when the
-    command fails with a user error before its data is loaded: a bad option or data root
-    leaves no half-made run behind. An existing directory (a resumed run) is never removed."""
-
-    def __init__(self, run_dir: Path | None) -> None:
-        self.run_dir = run_dir
-        # The directories this command would create: the run's and its missing parents
-        # (runs/<experiment>/, runs/); none without a run directory.
-        self._missing = missing_dirs(run_dir) if run_dir is not None else []
-        #: What this process created: nothing until it creates the run directory (the other
-        #: processes of a multi-node run name it too, and must never remove rank 0's).
-        self.created: list[Path] = []
-
-    def claimed(self, run_dir: Path) -> None:
-        """This process created the run directory, perhaps under another name (``-1``: its
-        first name was taken by another command meanwhile, which must not lose it)."""
-        self.run_dir = run_dir
-        self.created = [run_dir, *self._missing[1:]] if self._missing else []
-
-    def clean(self, error: BaseException, data_loaded: bool) -> None:
-        if data_loaded or not isinstance(error, FERUserError) or not self.created:
-            return
-        wandb = sys.modules.get("wandb")
-        if wandb is not None and getattr(wandb, "run", None) is not None:
-            # before its files are removed; without W&B's lines advertising a 'wandb sync' of
-            # the folder about to go
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                wandb.finish(exit_code=1)
-        shutil.rmtree(self.created[0], ignore_errors=True)  # the run directory
-        remove_empty(self.created[1:])  # only if empty: another run may be there
-
-
-@contextlib.contextmanager
-def quiet_seed_message() -> Iterator[None]:
-    """Without Lightning's "Seed set to N" line: LightningCLI prints it before any setting is
-    checked, so a refused command would print it before its one sentence. The seed is in the
-    run's config.yaml."""
-    import logging
-
-    seed_log = logging.getLogger("lightning.fabric.utilities.seed")
-    level = seed_log.level
-    seed_log.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        seed_log.setLevel(level)
-
-
 # ---------------------------------------------------------------------- instantiation errors
 def user_error_of(error: BaseException) -> FERUserError | None:
     """The user error behind an exception raised while LightningCLI instantiates the classes:
@@ -345,76 +279,3 @@ def user_error_of(error: BaseException) -> FERUserError | None:
             return FERUserError(f"invalid trainer setting: {detail}")
         current = current.__cause__ or current.__context__
     return None
-
-
-# ------------------------------------------------------------------------------ config.yaml
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(node, dict):
-        return {prefix.rstrip("."): node}
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        out |= _flatten(value, f"{prefix}{key}.")
-    return out
-
-
-def _show(value: Any, missing: object) -> str:
-    if value is missing:
-        return "(unset)"
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6)
-    return text.removesuffix("\n").removesuffix("...").strip()
-
-
-def config_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """``key: old -> new`` for every dotted key whose value differs."""
-    old, new = _flatten(before), _flatten(after)
-    missing = object()
-    lines = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key, missing), new.get(key, missing)
-        if a != b:
-            lines.append(f"{key}: {_show(a, missing)} -> {_show(b, missing)}")
-    return lines
-
-
-class KeepFirstConfig(SaveConfigCallback):
-    """LightningCLI's config saving, except that a run directory's ``config.yaml`` is never
-    overwritten: a resumed fit (``--ckpt_path last`` or a checkpoint of the run) writes its own
-    config to ``config.resume-<n>.yaml`` (another subcommand on an existing run directory:
-    ``config.<subcommand>-<n>.yaml``), whose first lines list the keys that changed."""
-
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if self.already_saved or not self.save_to_log_dir:
-            return super().setup(trainer, pl_module, stage)
-        first = Path(trainer.log_dir) / CONFIG_YAML
-        if not first.is_file():
-            return super().setup(trainer, pl_module, stage)
-        kind = "resume" if stage == "fit" else stage
-        n = 1
-        while (first.parent / f"config.{kind}-{n}.yaml").exists():
-            n += 1
-        self.config_filename = f"config.{kind}-{n}.yaml"
-        super().setup(trainer, pl_module, stage)
-        if trainer.is_global_zero:
-            self._annotate(first, first.parent / self.config_filename)
-
-    @staticmethod
-    def _annotate(first: Path, written: Path) -> None:
-        try:
-            changes = config_changes(
-                yaml.safe_load(first.read_text()) or {}, yaml.safe_load(written.read_text()) or {}
-            )
-        except (OSError, yaml.YAMLError):
-            return
-        stamp = datetime.now().isoformat(timespec="seconds")
-        header = [f"# {written.name}: the config of the command that continued this run at {stamp}"]
-        header += [f"# {first.name} (kept) is the config the run started with; changed:"]
-        header += [f"#   {line}" for line in changes] or ["#   nothing"]
-        written.write_text("\n".join(header) + "\n" + written.read_text())
-        import logging
-
-        logging.getLogger("fer_lightning").info(
-            "%s kept; this command's config: %s (%d key(s) changed)",
-            first,
-            written.name,
-            len(changes),
-        )

@@ -65,6 +65,31 @@ def resolve(name: str) -> Path:
     raise FERUserError(f"unknown experiment '{name}' (looked in {where}); known: {listing}")
 
 
+def expand(args: list[str]) -> tuple[list[str], str | None]:
+    """``--exp NAME`` / ``--exp=NAME`` -> ``--config experiments/NAME.yaml``, and the name (the
+    first one given; a YAML path given as NAME is named by its file). An unknown name is a user
+    error found without LightningCLI."""
+    out: list[str] = []
+    name: str | None = None
+    it = iter(args)
+    for arg in it:
+        if arg == "--exp":
+            value = next(it, None)
+            if value is None:
+                raise FERUserError(
+                    "--exp needs an experiment name (see 'fer-lightning experiments')"
+                )
+        elif arg.startswith("--exp="):
+            value = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+            continue
+        path = resolve(value)
+        out += ["--config", str(path)]
+        name = name or (path.stem if value.endswith((".yaml", ".yml")) else value)
+    return out, name
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """An experiment YAML (or a run's ``config.yaml``) as a dict, for the subcommands that read
     settings without LightningCLI; an unreadable or malformed file is a user error naming it."""

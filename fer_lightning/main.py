@@ -1,10 +1,12 @@
-"""The ``fer-lightning`` entry point, light enough to answer at once.
+"""The ``fer-lightning`` entry point and its one router, light enough to answer at once.
 
-Importing torch and Lightning takes seconds, so this module imports neither: ``--help``,
-``experiments``, a mistyped subcommand and an unknown ``--exp`` name are answered from here.
-Everything else (fit / validate / test / predict, their ``--help`` and their config-key errors,
-which need LightningCLI's parser, and the other subcommands) is handed to
-:func:`fer_lightning.cli.main`, which is imported only then.
+Every subcommand is dispatched from here, and every error a command raises as a
+:class:`~fer_lightning.errors.FERUserError` is printed here, as one line. Importing torch and
+Lightning takes seconds, so this module imports neither: ``--help``, ``experiments``, a mistyped
+subcommand and an unknown ``--exp`` name are answered at once. ``--exp NAME`` is expanded here,
+once, into ``--config experiments/NAME.yaml``, and the name is handed on to
+:func:`fer_lightning.cli.run` (imported only for fit / validate / test / predict); the other
+subcommands (:data:`fer_lightning.commands.SUBCOMMANDS`) are imported only when they run.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import signal
 import sys
 
 from fer_lightning import commands, experiments
 from fer_lightning.console import setup_logging
 from fer_lightning.errors import FERUserError
+from fer_lightning.quiet import hide_start_up_noise
 
 PROG = "fer-lightning"
 
@@ -73,15 +77,6 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
-def _check_experiment_names(args: list[str]) -> None:
-    """An unknown ``--exp NAME`` is a user error found without LightningCLI."""
-    for i, arg in enumerate(args):
-        if arg == "--exp" and i + 1 < len(args):
-            experiments.resolve(args[i + 1])
-        elif arg.startswith("--exp="):
-            experiments.resolve(arg.split("=", 1)[1])
-
-
 def expand_zoo_names(args: list[str]) -> list[str]:
     """``--ckpt_path NAME`` of a zoo model -> its checked weights file; without ``--exp`` or
     ``--config`` the model's published config (and experiment name) come along, so that
@@ -123,6 +118,42 @@ def _unknown_command(name: str) -> FERUserError:
     return FERUserError(f"unknown command '{name}'{hint}; commands: {', '.join(known)}")
 
 
+#: ``fer-lightning fit --help``'s description.
+DESCRIPTION = (
+    "fer-lightning: facial expression recognition experiments. "
+    f"More subcommands: {', '.join(commands.SUBCOMMANDS)} (each with its own --help). "
+    "In fit / validate / test / predict, '--exp NAME' stands for "
+    "'--config experiments/NAME.yaml'."
+)
+
+
+def _lightning(args: list[str]) -> int:
+    """fit / validate / test / predict (or LightningCLI's own options, ``--print_config``...):
+    ``--exp`` expanded once, zoo names made files, then LightningCLI."""
+    subcommand = args[0] if args[0] in LIGHTNING_SUBCOMMANDS else None
+    rest = args[1:] if subcommand else args
+    rest, experiment = experiments.expand(rest)
+    if subcommand:
+        rest = expand_zoo_names(rest)
+    hide_start_up_noise()
+    from fer_lightning import cli  # torch, Lightning: only for the commands that need them
+
+    expanded = [subcommand, *rest] if subcommand else rest
+    cli.run(expanded, command=args, experiment=experiment, description=DESCRIPTION)
+    return 0
+
+
+def _stopped_by_signal(stop: SystemExit) -> int | None:
+    """128 + the signal (130 for Ctrl-C, 143 for SIGTERM) when ``stop`` is Lightning's
+    ``SIGTERMException`` (a run stopped by :class:`fer_lightning.callbacks.GracefulStop`, its
+    checkpoint saved); None for any other exit. Lightning is not imported for this: a
+    SIGTERMException exists only once it is."""
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")
+    if exceptions is None or not isinstance(stop, exceptions.SIGTERMException):
+        return None
+    return 128 + int(getattr(stop, "signum", signal.SIGTERM))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -133,22 +164,23 @@ def main(argv: list[str] | None = None) -> int:
         if first in ("-h", "--help"):
             print(help_text())
             return 0
-        if first in LIGHT_SUBCOMMANDS:
-            setup_logging()
-            command = commands.resolve(first)
-            assert command is not None
-            return command(args[1:])
-        if first in LIGHTNING_SUBCOMMANDS:
-            _check_experiment_names(args[1:])
-            args = [first, *expand_zoo_names(args[1:])]
-        elif first not in commands.SUBCOMMANDS and not first.startswith("-"):
+        setup_logging()
+        if first in LIGHTNING_SUBCOMMANDS or first.startswith("-"):
+            return _lightning(args)
+        command = commands.resolve(first)
+        if command is None:
             raise _unknown_command(first)
+        if first not in LIGHT_SUBCOMMANDS:
+            hide_start_up_noise()
+        return command(args[1:])
     except FERUserError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
-    from fer_lightning import cli  # torch, Lightning: only for the commands that need them
-
-    return cli.main(args)
+    except SystemExit as stop:  # SIGTERM or Ctrl-C: checkpoint saved (GracefulStop)
+        status = _stopped_by_signal(stop)
+        if status is None:
+            raise
+        return status
 
 
 if __name__ == "__main__":

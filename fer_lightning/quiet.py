@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
-from typing import Any
 
 #: Where Lightning's ``rank_zero_info`` messages are logged from (fabric and pytorch rebind it).
 _LIGHTNING_INFO_LOGGERS = (
@@ -36,10 +36,9 @@ def hide_lightning_tips() -> None:
             logger.addFilter(_NoTips())
 
 
-def drop_wandb_anonymous(logger: Any) -> None:
-    """Lightning's ``WandbLogger`` passes ``anonymous=None`` to ``wandb.init``, and wandb 0.2x
-    warns about the setting whatever its value ("The anonymous setting has no effect ...");
-    leaving the key out changes nothing else."""
-    init = getattr(logger, "_wandb_init", None)
-    if isinstance(init, dict) and init.get("anonymous") is None:
-        init.pop("anonymous", None)
+def hide_start_up_noise() -> None:
+    """Before a command that imports Lightning: jsonargparse's deprecation notices, which
+    Lightning's own use of it triggers (set before jsonargparse is imported), and
+    :func:`hide_lightning_tips`."""
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+    hide_lightning_tips()

@@ -47,18 +47,22 @@ class Registry(Generic[T, InfoT]):
         self.key = key
         self._entries: dict[str, Entry[T, InfoT]] = {}
 
-    def register(self, name: str, info: InfoT) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """A decorator registering its function under ``name``; a name that is taken is an
-        error (a second builder would silently replace the first)."""
+    def register(
+        self, name: str | None, info: InfoT
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """A decorator registering its function under ``name``, or under the function's own
+        name when ``name`` is None; a name that is taken is an error (a second builder would
+        silently replace the first)."""
 
         def wrap(fn: Callable[..., T]) -> Callable[..., T]:
-            if name in self._entries:
-                taken = self._entries[name].builder
+            key = fn.__name__ if name is None else name
+            if key in self._entries:
+                taken = self._entries[key].builder
                 raise ValueError(
-                    f"{self.what} '{name}' is registered already (by "
+                    f"{self.what} '{key}' is registered already (by "
                     f"{taken.__module__}.{taken.__qualname__}); choose another name"
                 )
-            self._entries[name] = Entry(fn, info)
+            self._entries[key] = Entry(fn, info)
             return fn
 
         return wrap

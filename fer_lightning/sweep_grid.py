@@ -4,7 +4,7 @@ The sweep file (``method: grid``, ``metric``, ``parameters``, ``command`` with `
 ``wandb sweep`` when online; here every combination of the ``parameters`` values becomes one
 ``fer-lightning fit`` run, the command's arguments with ``${args}`` replaced by
 ``--<name>=<value>`` for each parameter (as W&B does), then the extra arguments. A sweep
-directory (``runs/sweeps/<name>/<stamp>/``, see :mod:`fer_lightning.run_layout`) holds one run
+directory (``runs/sweeps/<name>/<stamp>/``, see :mod:`fer_lightning.run.layout`) holds one run
 directory per combination, ``results.csv`` / ``results.md`` (one line per finished run, read from
 its files, best first) and the sweep's file and extra arguments (``sweep.yaml``,
 ``sweep.json``). :mod:`fer_lightning.commands.sweep` runs it; publishing and the results tables
@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from fer_lightning import run_layout, run_record
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout, record
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _number(value: Any) -> float | None:
 
 def _history(run_dir: Path, metric: str) -> list[float]:
     """``metric`` at each epoch that logged it (``metrics.csv``), NaN left out."""
-    path = Path(run_dir) / run_layout.METRICS_CSV
+    path = Path(run_dir) / layout.METRICS_CSV
     if not path.is_file():
         return []
     with path.open(newline="") as fh:
@@ -140,7 +140,7 @@ def _history(run_dir: Path, metric: str) -> list[float]:
 
 def _check_logged(run_dir: Path, metric: str) -> None:
     """Refuse a sweep metric the run never logged (a typo would leave every line blank)."""
-    path = Path(run_dir) / run_layout.METRICS_CSV
+    path = Path(run_dir) / layout.METRICS_CSV
     if not path.is_file():
         return
     with path.open(newline="") as fh:
@@ -157,9 +157,9 @@ def row_of(sweep: Sweep, combo: dict[str, Any], run_dir: Path) -> dict[str, Any]
     """One line of the table, read from the files of a finished run (so a resumed sweep's
     earlier runs and its new ones are tabulated alike). The metric is its best epoch's: the
     one the checkpoint was chosen on when the checkpoint monitors that metric."""
-    path = Path(run_dir) / run_layout.SUMMARY_JSON
+    path = Path(run_dir) / layout.SUMMARY_JSON
     summary = json.loads(path.read_text()) if path.is_file() else {}  # test_after_fit=false
-    diverged = (Path(run_dir) / run_layout.DIVERGED_TXT).is_file()
+    diverged = (Path(run_dir) / layout.DIVERGED_TXT).is_file()
     if not diverged:  # a run that diverged before its first validation logged nothing
         _check_logged(run_dir, sweep.metric)
     history = _history(run_dir, sweep.metric)
@@ -167,7 +167,7 @@ def row_of(sweep: Sweep, combo: dict[str, Any], run_dir: Path) -> dict[str, Any]
     row[sweep.metric] = (max if sweep.maximize else min)(history) if history else None
     row["test/acc"] = summary.get("test_accuracy")
     row["epochs"] = summary.get("epochs") or len(history) or None
-    row["fit_seconds"] = run_record.fit_seconds(run_dir)
+    row["fit_seconds"] = record.fit_seconds(run_dir)
     row["stopped"] = "diverged" if diverged else ""
     row["run_dir"] = str(run_dir)
     return row
@@ -175,7 +175,7 @@ def row_of(sweep: Sweep, combo: dict[str, Any], run_dir: Path) -> dict[str, Any]
 
 def read_rows(sweep_dir: Path) -> list[dict[str, str]]:
     """The lines of a sweep directory's ``results.csv``, best first (empty when none)."""
-    path = Path(sweep_dir) / run_layout.RESULTS_CSV
+    path = Path(sweep_dir) / layout.RESULTS_CSV
     if not path.is_file():
         return []
     with path.open(newline="") as fh:
@@ -193,19 +193,19 @@ def recorded(out_dir: Path) -> tuple[Sweep, list[str]]:
     ``out_dir``."""
     if not out_dir.is_dir():
         raise FERUserError(f"--resume {out_dir}: no such sweep directory")
-    record = out_dir / run_layout.SWEEP_JSON
-    if not record.is_file() or not (out_dir / run_layout.SWEEP_YAML).is_file():
+    saved = out_dir / layout.SWEEP_JSON
+    if not saved.is_file() or not (out_dir / layout.SWEEP_YAML).is_file():
         raise FERUserError(
-            f"--resume {out_dir}: not a sweep directory (it has no {run_layout.SWEEP_JSON} and "
-            f"{run_layout.SWEEP_YAML}; sweeps record them from this version on)"
+            f"--resume {out_dir}: not a sweep directory (it has no {layout.SWEEP_JSON} and "
+            f"{layout.SWEEP_YAML}; sweeps record them from this version on)"
         )
     try:
-        extra = json.loads(record.read_text()).get("extra") or []
+        extra = json.loads(saved.read_text()).get("extra") or []
     except (ValueError, AttributeError):
         extra = None
     if not isinstance(extra, list):
-        raise FERUserError(f"{record}: expected JSON with an 'extra' list of arguments")
-    return load_sweep(out_dir / run_layout.SWEEP_YAML), [str(a) for a in extra]
+        raise FERUserError(f"{saved}: expected JSON with an 'extra' list of arguments")
+    return load_sweep(out_dir / layout.SWEEP_YAML), [str(a) for a in extra]
 
 
 def _sorted(sweep: Sweep, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,12 +222,12 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = _sorted(sweep, rows)
     columns = list(rows[0])
-    partial = out_dir / f"{run_layout.RESULTS_CSV}.partial"
+    partial = out_dir / f"{layout.RESULTS_CSV}.partial"
     with partial.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(partial, out_dir / run_layout.RESULTS_CSV)  # never a half-written table
+    os.replace(partial, out_dir / layout.RESULTS_CSV)  # never a half-written table
 
     def cell(column: str, value: Any) -> str:
         if column in sweep.parameters:  # as the sweep file writes it (lr 1e-05, not 0.0000)
@@ -245,6 +245,6 @@ def write_tables(sweep: Sweep, rows: list[dict[str, Any]], out_dir: Path) -> Non
         "|" + "---|" * len(columns),
     ]
     lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |" for row in rows]
-    partial = out_dir / f"{run_layout.RESULTS_MD}.partial"
+    partial = out_dir / f"{layout.RESULTS_MD}.partial"
     partial.write_text("\n".join(lines) + "\n")
-    os.replace(partial, out_dir / run_layout.RESULTS_MD)
+    os.replace(partial, out_dir / layout.RESULTS_MD)

@@ -25,13 +25,14 @@ from typing import Any
 
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundle_info import default_path, read_metadata
+from fer_lightning.run import layout
 
 #: The repository's results folder (timm-style, beside the code).
 ZOO_DIR = Path(__file__).resolve().parent.parent / "results"
 WEIGHTS = "model.safetensors"
 RECORD = "model.json"
 CALIBRATION = "calibration.json"
-SUMMARY = "summary.json"
+SUMMARY = layout.SUMMARY_JSON
 #: The zoo's size budget: all of results/, weights included (docs/evaluation.md says it).
 BUDGET_BYTES = 100_000_000
 
@@ -48,7 +49,7 @@ class ZooModel:
 
     @property
     def config(self) -> Path:
-        return self.folder / "config.yaml"
+        return layout.config_of(self.folder)
 
     @property
     def temperature(self) -> float | None:
@@ -73,7 +74,7 @@ def result_folders(root: Path | None = None) -> list[Path]:
     return sorted(
         p.parent
         for p in root.rglob(SUMMARY)
-        if (p.parent / "config.yaml").is_file() and "runs" not in p.parent.relative_to(root).parts
+        if layout.config_of(p.parent).is_file() and "runs" not in p.parent.relative_to(root).parts
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
+from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
 from tests.helpers.fakedata import write_fer2013_csv, write_fer2013_folder
 
 

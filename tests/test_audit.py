@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_lightning.cli import main
 from fer_lightning.data import registry
 from fer_lightning.data.audit import audit_dataset, duplicate_groups
 from fer_lightning.data.labels import FER7
 from fer_lightning.data.pixels import blank_masks, pixel_hashes
+from fer_lightning.main import main
 from tests.helpers.fakedata import (
     PER_CLASS,
     plant_fer2013_findings,

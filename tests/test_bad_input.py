@@ -19,7 +19,8 @@ import pytest
 import torch
 import yaml
 
-from fer_lightning.cli import main, run_cli
+from fer_lightning.main import main
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_ckplus, write_fer2013_folder
 
 TESTS = Path(__file__).resolve().parent
@@ -106,7 +107,11 @@ CASES = [
     Case("unknown subcommand", ["fitt", "--exp", "baseline_fer2013"], ["fitt", "fit"]),
     Case("unknown experiment", ["fit", "--exp", "nope"], ["nope", "baseline_fer2013"]),
     # item 11: --ckpt_path that is not a Lightning checkpoint, for every subcommand
-    Case("fit: missing ckpt", [*FIT, "--ckpt_path={missing}"], ["{missing}", "does not exist"]),
+    Case(
+        "fit: missing ckpt",
+        [*FIT, "--ckpt_path={missing}"],
+        ["{missing}", "is neither a file nor a zoo model"],
+    ),
     Case(
         "fit: text ckpt",
         [*FIT, "--ckpt_path={text}"],
@@ -144,7 +149,7 @@ CASES = [
     Case(
         "validate: missing ckpt",
         ["validate", "--exp", "baseline_fer2013", "--ckpt_path={missing}"],
-        ["{missing}", "does not exist"],
+        ["{missing}", "is neither a file nor a zoo model"],
     ),
     Case(
         "predict: empty ckpt",
@@ -369,12 +374,12 @@ def test_bad_input_is_one_sentence(
 def test_the_driver_runs_the_cli_as_python_m_does(
     results: dict[str, dict], places: dict[str, str]
 ) -> None:
-    """One case straight through ``python -m fer_lightning.cli``: the same exit and line."""
+    """One case straight through ``python -m fer_lightning``: the same exit and line."""
     case = next(c for c in CASES if c.id == "--data.batchsize")
     runs = Path(places["runs"]) / "python-m"
     runs.mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "fer_lightning.cli", *[fill(a, places) for a in case.argv]],
+        [sys.executable, "-m", "fer_lightning", *[fill(a, places) for a in case.argv]],
         capture_output=True,
         text=True,
         env=_env(places) | {"FER_RUNS_DIR": str(runs)},

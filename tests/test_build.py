@@ -10,7 +10,7 @@ import pytest
 from fer_lightning.build import build, settings
 from fer_lightning.cli import FERLightningCLI
 from fer_lightning.errors import FERUserError
-from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
+from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
 
 
 def test_build_links_the_data_to_the_model_and_makes_no_run() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference import bundled
 from fer_lightning.inference.checkpoint import load_model
+from fer_lightning.main import main
 from tests.helpers.tiny_models import fit_tiny
 
 

@@ -49,7 +49,7 @@ def test_other_write_errors_are_not_taken_for_a_full_disk(
 
 @pytest.mark.slow  # a fit of one step
 def test_fit_writes_its_checkpoints_atomically(fer_folder: Path) -> None:
-    from fer_lightning.cli import run_cli
+    from tests.helpers.commands import run_cli
 
     cli = run_cli(
         [

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_lightning.cli import main
 from fer_lightning.data import CKPlusDataModule
 from fer_lightning.errors import DataError
+from fer_lightning.main import main
 from tests.helpers.fakedata import CKPLUS_CLASSES, write_ckplus
 
 SUBJECTS, FRAMES, FOLDS = 6, 3, 3

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import main, run_cli
+from fer_lightning.main import main
 from fer_lightning.precision import auto_precision
-from tests.helpers.commands import SMALL, fit_args
+from fer_lightning.run import layout
+from tests.helpers.commands import SMALL, fit_args, run_cli
 
 
 @pytest.fixture
@@ -49,6 +50,10 @@ def test_fit_fast_dev_run(experiment: str, fer_folder: Path, fake_torch_cache: P
         ]
     )
     assert rc == 0
+    (run,) = runs_of(experiment)
+    written = {p.name for p in run.iterdir()}
+    assert set(layout.REPORT_FILES) <= written, sorted(set(layout.REPORT_FILES) - written)
+    assert json.loads((run / layout.SUMMARY_JSON).read_text())["experiment"] == experiment
 
 
 def test_the_report_credits_the_commit_the_run_started_from(
@@ -61,7 +66,7 @@ def test_the_report_credits_the_commit_the_run_started_from(
         trained = any(runs.glob("**/checkpoints/*.ckpt"))
         return ("committed-during-the-run" if trained else "started", False)
 
-    monkeypatch.setattr("fer_lightning.evaluation.callback.git_commit", git_commit)
+    monkeypatch.setattr("fer_lightning.callbacks.report.git_commit", git_commit)
     run_cli(
         [
             "fit",
@@ -194,12 +199,28 @@ def test_wrong_config_key_is_named(capsys: pytest.CaptureFixture) -> None:
     assert "backbone_kwrags" in err and "did you mean --model.backbone_kwargs?" in err
 
 
-def test_print_config_resolves_links(capsys: pytest.CaptureFixture) -> None:
+def test_print_config_shows_the_experiment(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--exp", "resnet18_fer2013", "--print_config"])
     assert exit_info.value.code in (0, None)
     out = capsys.readouterr().out
     assert "backbone: resnet18" in out and "FER2013DataModule" in out
+
+
+def test_the_data_settings_reach_the_model_through_the_links() -> None:
+    """Classes, channels and input size are the datamodule's, linked into the model (values
+    that no YAML of the model names: a model without the links keeps its own defaults)."""
+    from fer_lightning.build import build
+
+    overrides = [
+        "--data.init_args.image_size=40",
+        "--data.init_args.channels=3",
+    ]
+    built = build("baseline_fer2013", overrides)
+    hparams, data = built.model.hparams, built.datamodule
+    assert (hparams.image_size, hparams.in_chans) == (40, 3) == (data.image_size, data.channels)
+    assert hparams.num_classes == data.num_classes
+    assert list(hparams.class_names) == list(data.class_names)
 
 
 @pytest.mark.slow
@@ -289,14 +310,13 @@ def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.M
 def test_runs_started_in_the_same_second_get_their_own_directories(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import fer_lightning.run_layout as run_layout
 
     class FrozenClock:
         @staticmethod
         def now():  # noqa: ANN205
             return datetime(2026, 1, 2, 3, 4, 5)
 
-    monkeypatch.setattr(run_layout, "datetime", FrozenClock)
+    monkeypatch.setattr(layout, "datetime", FrozenClock)
     args = fit_args(fer_folder, "--test_after_fit=false", "--trainer.max_epochs=1")
     first, second = run_cli(args), run_cli(args)
     assert first.run_dir.name == "20260102-030405"

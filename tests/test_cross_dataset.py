@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lightning.cli import main, run_cli
 from fer_lightning.data import FER7, CKPlusDataModule, FER2013DataModule, registry
 from fer_lightning.data.ckplus import CKPLUS7
 from fer_lightning.data.labels import canonical
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
 from fer_lightning.evaluation.crossdataset import ClassMapping
+from fer_lightning.main import main
 from fer_lightning.models.classifier import FERClassifier, SelectLogits
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_ckplus
 
 QUIET = ["--data.num_workers=0", "--trainer.enable_progress_bar=false"]

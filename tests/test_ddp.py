@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import run_cli
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_fer2013_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ COMMON = [
 LAUNCHERS = {
     # Lightning's own launcher: `fer-lightning fit --trainer.devices=2 --trainer.strategy=ddp`
     # starts the second process itself (it runs the same command again).
-    "lightning": [sys.executable, "-m", "fer_lightning.cli"],
+    "lightning": [sys.executable, "-m", "fer_lightning"],
     # An external launcher, as on several nodes (the README's torchrun example).
     "torchrun": [
         sys.executable,
@@ -46,7 +46,7 @@ LAUNCHERS = {
         "--standalone",
         "--nproc_per_node=2",
         "-m",
-        "fer_lightning.cli",
+        "fer_lightning",
     ],
 }
 

@@ -5,6 +5,7 @@ its own layout (FER2013 folders, RAF-DB basic, CK+48) and at its own input size.
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -13,28 +14,25 @@ import torch
 import yaml
 
 from fer_lightning import experiments
-from fer_lightning.cli import run_cli
 from fer_lightning.data import registry
-from fer_lightning.results.papers import RESULTS
+from fer_lightning.results.papers import PAPERS, RESULTS
 from fer_lightning.results.tables import own_experiments
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_dataset
 
 EXPERIMENTS = experiments.list_experiments()
 
-#: Parameter counts the papers state (and our baseline's documented one), for the exact test.
-PARAMETERS = {
-    "baseline_fer2013": 1_672_287,  # ours; qutub2023 reports 1,672,775 (see BaselineCNN)
-    "efficientnet_b0_fer2013": 4_016_515,
-    "efficientnet_b0_rafdb": 4_016_515,
-    "resnet18_fer2013": 11_180_103,
-    "resnet18_rafdb": 11_180_103,
-    "vgg16_fer2013": 33_625_927,
-    "vgg16_rafdb": 33_625_927,
-    "vgg19_fer2013": 45_227_079,
-    "vgg19_rafdb": 45_227_079,
-    "vgg13_ferplus_majority": 8_757_704,  # ours: the paper's layers (it gives no count)
+#: Parameter counts our models have where they differ from the paper's (papers.py has the
+#: paper's) or where the paper gives none.
+OUR_PARAMETERS = {
+    "baseline_fer2013": 1_672_287,  # qutub2023 reports 1,672,775 (see BaselineCNN)
+    "vgg13_ferplus_majority": 8_757_704,  # the paper's layers (it gives no count)
     "vgg13_ferplus_crossentropy": 8_757_704,
 }
+#: The exact parameter count of each experiment that has one: the paper's, else ours.
+PARAMETERS = {
+    n: r.parameters for n, r in RESULTS.items() if r.parameters is not None
+} | OUR_PARAMETERS
 
 #: The dataset of each datamodule class path; the data root below holds each in its layout.
 DATASETS = {f"fer_lightning.data.{cls.__name__}": cls.name for cls in registry.datamodules()}
@@ -91,15 +89,36 @@ def test_description_names_source_and_paper_result(name: str) -> None:
     if name not in RESULTS:  # no paper's number to reproduce
         assert description.startswith("ours: ") and name in own_experiments(), description
         return
-    assert description.split()[0].rstrip(",") in (
-        "qutub2023",
-        "almsari2024",
-        "trinh2023",
-        "jahangir2024",
-        "bodapati2024",
-        "barsoum2016",
-    ), description
+    assert description.split()[0].rstrip(",") in PAPERS, description
     assert "paper:" in description and "%" in description, description
+
+
+#: ``(paper: [val ]60.85 %[ test][, n=7,178][; 1,672,775 params])`` at the end of the line.
+PAPER_LINE = re.compile(
+    r"\(paper: (?P<val>val )?(?P<acc>[\d.]+) %(?: test)?(?:, n=(?P<n>[\d,]+))?"
+    r"(?:[;,] (?P<params>[\d,]+) params)?\)$"
+)
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS))
+def test_the_yaml_paper_line_agrees_with_papers_py(name: str) -> None:
+    """The paper and accuracy an experiment's first line quotes, and its test-set size and
+    parameter count where it quotes them, are results/papers.py's."""
+    line = experiments.describe(EXPERIMENTS[name])
+    found = PAPER_LINE.search(line)
+    assert found, f"{name}: no '(paper: ...)' at the end of {line!r}"
+    result = RESULTS[name]
+
+    def number(text: str | None) -> int | None:
+        return int(text.replace(",", "")) if text else None
+
+    assert line.split()[0] == result.paper, line
+    assert float(found["acc"]) == result.accuracy, line
+    assert bool(found["val"]) == (PAPERS[result.paper].split == "validation"), line
+    if found["n"]:
+        assert number(found["n"]) == result.test_images, line
+    if found["params"]:
+        assert number(found["params"]) == result.parameters, line
 
 
 @pytest.mark.slow  # every experiment, the 224 px ones included

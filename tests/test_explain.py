@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from fer_lightning.cli import main
 from fer_lightning.evaluation.explain import FAMILIES, gradcam, target_layer
+from fer_lightning.main import main
 from fer_lightning.models.classifier import FERClassifier
 from tests.helpers.tiny_models import fit_tiny
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fer_lightning.cli import main
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.inference.export import INPUT_NAME, OUTPUT_NAME, read_metadata
 from fer_lightning.inference.recognizer import Recognizer
+from fer_lightning.main import main
 from tests.helpers.tiny_models import fit_tiny
 
 pytestmark = pytest.mark.slow  # trains a checkpoint per model, exports it, runs onnxruntime

@@ -11,7 +11,8 @@ import lightning as L
 import pytest
 import torch
 
-from fer_lightning.cli import main, run_cli
+from fer_lightning.main import main
+from tests.helpers.commands import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning.cli import main
 from fer_lightning.data import FER2013DataModule
 from fer_lightning.data.pixels import blank_masks
 from fer_lightning.errors import DataError
+from fer_lightning.main import main
 from tests.helpers.fakedata import plant_fer2013_findings, write_fer2013_folder
 
 

@@ -17,9 +17,29 @@ def test_families_cover_every_experiment_backbone() -> None:
     def backbone(name: str) -> str:
         return load_config(resolve(name))["model"]["backbone"]
 
-    checked = {backbone(n) for names in gpu_check.FAMILIES.values() for n in names}
+    checked = {backbone(n) for n in gpu_check.default_experiments()}
     assert {backbone(n) for n in list_experiments()} <= checked
     assert set(gpu_check.TIMM_RTX3090_AMP_TRAIN_224) <= set(list_experiments())
+    # today's families are the check's default as they are: nothing added, nothing lost
+    assert gpu_check.default_experiments()[: len(FAMILY_EXPERIMENTS)] == FAMILY_EXPERIMENTS
+
+
+FAMILY_EXPERIMENTS = [name for names in gpu_check.FAMILIES.values() for name in names]
+
+
+def test_an_experiment_with_a_new_backbone_is_checked_without_editing_families(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fer_lightning.experiments import PACKAGED
+
+    for path in PACKAGED.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "newnet_fer2013.yaml").write_text("model:\n  backbone: newnet\n")
+    (tmp_path / "newnet_rafdb.yaml").write_text("model:\n  backbone: newnet\n")
+    monkeypatch.setenv("FER_EXPERIMENTS_DIR", str(tmp_path))
+    chosen = gpu_check.default_experiments()
+    assert chosen[: len(FAMILY_EXPERIMENTS)] == FAMILY_EXPERIMENTS
+    assert "newnet_fer2013" in chosen and "newnet_rafdb" not in chosen  # one per backbone
 
 
 def test_gpu_check_runs_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -47,6 +67,9 @@ def test_gpu_check_on_a_machine_without_cuda_says_so(capsys: pytest.CaptureFixtu
     assert "no CUDA GPU here" in capsys.readouterr().err
 
 
-def test_too_much_warmup_is_an_argument_error() -> None:
-    with pytest.raises(SystemExit):
+def test_too_much_warmup_is_an_argument_error(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
         gpu_check.parse(["--steps", "4", "--warmup", "4"])
+    assert stop.value.code == 2  # argparse's usage error, not a crash or a success
+    assert "--warmup 4 leaves no timed steps of --steps 4" in capsys.readouterr().err
+    assert gpu_check.parse(["--steps", "4", "--warmup", "2"]).warmup == 2

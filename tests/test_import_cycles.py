@@ -1,16 +1,21 @@
 """No module of fer_lightning imports, directly or through others, a module that imports it.
 
 Read from the source (every import statement, the ones inside functions included, since a
-deferred import only hides a cycle), so a cycle fails here rather than by import order."""
+deferred import only hides a cycle, and every ``"fer_lightning.x:function"`` string, which
+``importlib`` imports: the subcommands' table), so a cycle fails here rather than by import
+order."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import fer_lightning
 
 PACKAGE = Path(fer_lightning.__file__).parent
+#: ``"fer_lightning.commands.report:main"``: a module that importlib imports by this name.
+IMPORTLIB = r"fer_lightning(\.\w+)+:\w+"
 
 
 def module_name(path: Path, package: Path) -> str:
@@ -44,6 +49,8 @@ def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 subs = {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
                 targets |= subs or {node.module}
+            elif isinstance(node, ast.Constant) and re.fullmatch(IMPORTLIB, str(node.value)):
+                targets.add(node.value.split(":")[0])  # imported by importlib
         graph[name] = {t for t in targets if t in modules and t != name}
     return graph
 
@@ -72,3 +79,17 @@ def test_the_check_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycle_through(graph, "a") == ["a", "b", "c", "a"]
     assert cycle_through(graph, "d") is None
+
+
+def test_the_check_sees_an_import_made_by_importlib(tmp_path: Path) -> None:
+    package = tmp_path / "fer_lightning"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text('TABLE = {"b": "fer_lightning.b:main"}\n')
+    (package / "b.py").write_text("def main():\n    from fer_lightning import a\n")
+    graph = import_graph(package)
+    assert cycle_through(graph, "fer_lightning.a") == [
+        "fer_lightning.a",
+        "fer_lightning.b",
+        "fer_lightning.a",
+    ]

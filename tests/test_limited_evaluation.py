@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from fer_lightning.cli import main
 from fer_lightning.data import FER2013DataModule
 from fer_lightning.data.splits import stratified_order
+from fer_lightning.main import main
 
 
 def test_every_prefix_of_the_stratified_order_is_stratified() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.main import main
 from fer_lightning.paths import check_name
+from fer_lightning.run import layout
 
 ESCAPES = ["../../escape", "..", ".", "", "/tmp/abs", "a/b", "a\\b"]
 
@@ -77,9 +77,9 @@ def test_ensemble_name_is_refused_before_anything_is_read(
 def test_run_and_group_directories_refuse_an_escaping_experiment(kind: str | None) -> None:
     with pytest.raises(FERUserError, match="the experiment name '../x'"):
         if kind is None:
-            run_layout.new_run_dir("../x")
+            layout.new_run_dir("../x")
         else:
-            with run_layout.group_dir("../x", kind):
+            with layout.group_dir("../x", kind):
                 pass
-    with pytest.raises(FERUserError, match="the sweep name"), run_layout.sweep_dir("../sweep"):
+    with pytest.raises(FERUserError, match="the sweep name"), layout.sweep_dir("../sweep"):
         pass

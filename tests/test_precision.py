@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from fer_lightning import precision
 from fer_lightning.bench.common import build_model
-from fer_lightning.cli import run_cli
 from fer_lightning.experiments import list_experiments, load_config, resolve
+from tests.helpers.commands import run_cli
 
 
 def experiment_config(name: str) -> dict:

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fer_lightning.cli import main
 from fer_lightning.data import FER2013DataModule
 from fer_lightning.data.transforms import PRESETS, build_pipeline, train_ten_crop
+from fer_lightning.main import main
 from fer_lightning.models import FERClassifier
 
 RNG = np.random.default_rng(0)
@@ -38,6 +38,12 @@ def test_preset_gives_the_models_input(
     assert out.shape == (channels, size, size) and out.dtype == torch.float32
     low, high = (0 - mean) / std, (1 - mean) / std
     assert out.min() >= low - 1e-5 and out.max() <= high + 1e-5
+    # ...augmented: some draw differs from the evaluation pipeline's (resize, normalise only)
+    plain = build_pipeline(image_size=size, mean=mean, std=std, augment=augment, train=False)
+    reference = plain(image=image)["image"]
+    draws = [pipe(image=image)["image"] for _ in range(8)]
+    augmented = any(not torch.allclose(d, reference, atol=1e-4) for d in draws)
+    assert augmented == (augment != "none"), f"{augment}: augmented={augmented}"
 
 
 @pytest.mark.parametrize("augment", STUDY_PRESETS)

@@ -49,7 +49,7 @@ def test_model_summary_counts_flops() -> None:
 def test_wandb_is_not_handed_the_deprecated_anonymous_setting(tmp_path: Path) -> None:
     from lightning.pytorch.loggers import WandbLogger
 
-    from fer_lightning.quiet import drop_wandb_anonymous
+    from fer_lightning.upstream import drop_wandb_anonymous
 
     logger = WandbLogger(save_dir=str(tmp_path), offline=True)
     assert "anonymous" in logger._wandb_init  # what makes wandb warn

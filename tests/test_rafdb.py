@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_lightning.cli import main, run_cli
 from fer_lightning.data import FER7, RAFDBDataModule
 from fer_lightning.data.rafdb import ALIGNED, LABEL_FILE
 from fer_lightning.errors import DataError
+from fer_lightning.main import main
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import RAFDB_LABELS, write_rafdb
 
 PER_TRAIN, PER_TEST = 4, 2

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from fer_lightning import experiments
-from fer_lightning.cli import main
 from fer_lightning.data import CKPlusDataModule
+from fer_lightning.main import main
 
 REAL_CKPLUS = Path(os.environ.get("FER_DATA_DIR", "data")) / "ckplus"
 

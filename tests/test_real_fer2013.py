@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_lightning.cli import main
 from fer_lightning.data import FER7, FER2013DataModule
+from fer_lightning.main import main
 from tests.helpers.realdata import REAL_FER2013
 
 pytestmark = [

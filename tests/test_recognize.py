@@ -16,9 +16,9 @@ import pytest
 import torch
 from PIL import Image
 
-from fer_lightning.cli import main
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.inference.detect import Box
+from fer_lightning.main import main
 from tests.helpers.realdata import REAL_FER2013
 from tests.helpers.tiny_models import fit_tiny
 

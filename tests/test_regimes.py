@@ -12,10 +12,10 @@ import pytest
 import torch
 import yaml
 
-from fer_lightning.cli import run_cli
 from fer_lightning.errors import FERUserError
 from fer_lightning.models import FERClassifier
 from fer_lightning.models.regimes import Finetune, Transfer, keep_trainable
+from tests.helpers.commands import run_cli
 
 #: The baseline's third block (widths 32-64-128, two conv -> BN -> ReLU each, pool, dropout).
 BLOCK3 = ["features.16", "features.17", "features.19", "features.20"]

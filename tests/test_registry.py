@@ -33,6 +33,16 @@ def test_a_taken_name_is_refused_and_the_first_builder_stays() -> None:
     assert registry.build("one") == 1 and registry.info("one").summary == "the first"
 
 
+def test_a_builder_without_a_name_is_registered_under_its_own() -> None:
+    registry: Registry[int, Info] = Registry("thing", "model.thing")
+
+    @registry.register(None, Info("own", "here", "named by its function"))
+    def tiny_thing() -> int:
+        return 3
+
+    assert registry.names() == ["tiny_thing"] and registry.build("tiny_thing") == 3
+
+
 def test_a_builtin_backbone_name_cannot_be_registered_again() -> None:
     with pytest.raises(ValueError, match="backbone 'resnet18' is registered already"):
         register_backbone(

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from lightning.pytorch.loggers import WandbLogger
 
-from fer_lightning.cli import main, run_cli
 from fer_lightning.evaluation import Predictions
 from fer_lightning.evaluation.writer import REPORT_FILES
+from fer_lightning.main import main
+from tests.helpers.commands import run_cli
 
 SMALL = [
     "--trainer.limit_train_batches=3",

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_lightning import run_record
-from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.main import main
 from fer_lightning.results.markdown import training_time
 from fer_lightning.results.publish import publish
 from fer_lightning.results.tables import (
@@ -25,6 +24,7 @@ from fer_lightning.results.tables import (
     render,
     starts_from_a_model,
 )
+from fer_lightning.run import record
 from tests.helpers.commands import fit_args
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,25 +152,25 @@ def test_bad_paths_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_a_fit_that_stopped_untimed_makes_the_training_time_a_lower_bound(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    run_record.record_command(run, ["fit", "--exp", "x"])  # killed: no timing.json
-    assert run_record.untimed_fits(run) == 1
+    record.record_command(run, ["fit", "--exp", "x"])  # killed: no timing.json
+    assert record.untimed_fits(run) == 1
     assert training_time([run]) == "n/a, 1 stopped fit not timed"
-    run_record.record_command(run, ["fit", "--ckpt_path=last.ckpt"])  # resumed, ended
-    run_record.add_fit_time(run, 90)
-    run_record.record_command(run, ["test", "--ckpt_path=best.ckpt"])  # not a fit
-    assert (run_record.fit_seconds(run), run_record.untimed_fits(run)) == (90, 1)
+    record.record_command(run, ["fit", "--ckpt_path=last.ckpt"])  # resumed, ended
+    record.add_fit_time(run, 90)
+    record.record_command(run, ["test", "--ckpt_path=best.ckpt"])  # not a fit
+    assert (record.fit_seconds(run), record.untimed_fits(run)) == (90, 1)
     other = tmp_path / "other"
-    run_record.record_command(other, ["fit"])
-    run_record.add_fit_time(other, 30)
+    record.record_command(other, ["fit"])
+    record.add_fit_time(other, 30)
     assert training_time([run, other]) == "at least 2m 00s, 1 stopped fit not timed"
     assert (
         training_time([run, other], " in all") == "at least 2m 00s in all, 1 stopped fit not timed"
     )
     assert training_time([other]) == "0m 30s"
     legacy = tmp_path / "legacy"  # timing.json from before it counted fits
-    run_record.record_command(legacy, ["fit"])
+    record.record_command(legacy, ["fit"])
     (legacy / "timing.json").write_text('{"fit_wall_s": 60}')
-    assert run_record.untimed_fits(legacy) == 0
+    assert record.untimed_fits(legacy) == 0
 
 
 def test_results_stay_within_the_zoo_budget_and_every_record_matches_its_weights() -> None:

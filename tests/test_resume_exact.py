@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import run_cli
-from fer_lightning.run_layout import INHERITED_RUN_DIR_ENV
+from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_fer2013_folder
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def _stop_mid_run(
     cmd = [
         sys.executable,
         "-m",
-        "fer_lightning.cli",
+        "fer_lightning",
         *_args(fer_folder, workers),
         "--trainer.callbacks+=pause_for_kill.PauseForKill",
     ]

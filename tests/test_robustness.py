@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import yaml
 
-from fer_lightning.cli import main
 from fer_lightning.evaluation import robustness
 from fer_lightning.evaluation.robustness import (
     DESCRIPTIONS,
@@ -24,6 +23,7 @@ from fer_lightning.evaluation.robustness import (
 )
 from fer_lightning.experiments import resolve
 from fer_lightning.inference.checkpoint import load_model
+from fer_lightning.main import main
 from tests.helpers.fakedata import write_ckplus
 from tests.helpers.realdata import REAL_FER2013
 from tests.helpers.tiny_models import fit_tiny

@@ -1,4 +1,4 @@
-"""The run directory layout (``fer_lightning.run_layout``): names, same-second runs, lookups."""
+"""The run directory layout (``fer_lightning.run.layout``): names, same-second runs, lookups."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning import run_layout
-from fer_lightning.commands import cv, seeds, sweep
+from fer_lightning.commands import sweep
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
+
+SWEEP_FILE = (
+    Path(__file__).resolve().parent.parent / "experiments" / "sweeps" / "cnn_fer2013_optim.yaml"
+)
 
 
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> str:
     """Every stamp is the same second."""
-    monkeypatch.setattr(run_layout, "stamp", lambda: "20250101-120000")
+    monkeypatch.setattr(layout, "stamp", lambda: "20250101-120000")
     return "20250101-120000"
 
 
@@ -25,46 +29,64 @@ def _root() -> Path:
 
 
 def test_fit_names_a_fresh_run_directory_without_creating_it(frozen: str) -> None:
-    first = run_layout.new_run_dir("exp")
+    first = layout.new_run_dir("exp")
     assert first == _root() / "exp" / frozen and not first.exists()
     first.mkdir(parents=True)
-    assert run_layout.new_run_dir("exp") == _root() / "exp" / f"{frozen}-1"
-    assert run_layout.new_run_dir("exp", "test") == _root() / "exp" / f"{frozen}-test"
+    assert layout.new_run_dir("exp") == _root() / "exp" / f"{frozen}-1"
+    assert layout.new_run_dir("exp", "test") == _root() / "exp" / f"{frozen}-test"
 
 
 @pytest.mark.parametrize("kind", ["cv", "seeds", "ensemble"])
 def test_two_groups_started_in_the_same_second_get_their_own_directory(
     frozen: str, kind: str
 ) -> None:
-    with run_layout.group_dir("exp", kind) as first, run_layout.group_dir("exp", kind) as second:
+    with layout.group_dir("exp", kind) as first, layout.group_dir("exp", kind) as second:
         assert first.is_dir() and second.is_dir()
     assert (first.name, second.name) == (f"{frozen}-{kind}", f"{frozen}-{kind}-1")
 
 
 def test_two_sweeps_started_in_the_same_second_get_their_own_directory(frozen: str) -> None:
-    with run_layout.sweep_dir("grid") as first, run_layout.sweep_dir("grid") as second:
+    with layout.sweep_dir("grid") as first, layout.sweep_dir("grid") as second:
         pass
     assert first == _root() / "sweeps" / "grid" / frozen
     assert second == _root() / "sweeps" / "grid" / f"{frozen}-1"
 
 
-def test_cv_seeds_and_sweep_ask_the_layout_for_their_directory() -> None:
-    """The commands themselves hold no stamp or path of their own."""
-    for module in (cv, seeds, sweep):
-        source = Path(module.__file__).read_text()
-        assert "strftime" not in source and "datetime" not in source, module.__name__
-        assert "runs_root" not in source, module.__name__
+def test_cv_seeds_and_sweep_ask_the_layout_for_their_directory(
+    frozen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands make their directories through the layout: a stamp the layout gives is
+    the one their directory gets (a command with a clock of its own would not follow it)."""
+    made: list[Path] = []
+
+    def stop_in(directory: Path) -> None:
+        made.append(directory)
+        raise FERUserError("stopped once the directory exists")
+
+    monkeypatch.setattr("fer_lightning.commands.common.fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr("fer_lightning.commands.cv.fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr("fer_lightning.commands.seeds.fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr(sweep, "run_sweep", lambda s, extra, out_dir, **k: stop_in(out_dir))
+    from fer_lightning.main import main
+
+    assert main(["cv", "--exp", "cnn_ckplus"]) == 2
+    assert main(["seeds", "--exp", "baseline_fer2013", "--n", "2"]) == 2
+    assert main(["sweep", str(SWEEP_FILE)]) == 2
+    cv_run, seed_run, sweep_dir = made
+    assert cv_run.parent == _root() / "cnn_ckplus" / f"{frozen}-cv"
+    assert seed_run.parent == _root() / "baseline_fer2013" / f"{frozen}-seeds"
+    assert sweep_dir == _root() / "sweeps" / "cnn_fer2013_optim" / frozen
 
 
 def test_a_failed_group_leaves_no_empty_directory(frozen: str) -> None:
-    with pytest.raises(FERUserError), run_layout.group_dir("new_exp", "cv") as cv_dir:
+    with pytest.raises(FERUserError), layout.group_dir("new_exp", "cv") as cv_dir:
         assert cv_dir.is_dir()
         raise FERUserError("the first fold was refused")
     assert not (_root() / "new_exp").exists()
-    with pytest.raises(RuntimeError), run_layout.group_dir("new_exp", "cv") as cv_dir:
-        run_layout.fold_dir(cv_dir, 0).mkdir()
+    with pytest.raises(RuntimeError), layout.group_dir("new_exp", "cv") as cv_dir:
+        layout.fold_dir(cv_dir, 0).mkdir()
         raise RuntimeError("the second fold crashed")
-    assert run_layout.fold_dir(cv_dir, 0).is_dir()  # a fold that ran is kept
+    assert layout.fold_dir(cv_dir, 0).is_dir()  # a fold that ran is kept
 
 
 def test_group_dir_under_an_unwritable_runs_root_is_one_sentence(
@@ -74,7 +96,7 @@ def test_group_dir_under_an_unwritable_runs_root_is_one_sentence(
     monkeypatch.setenv("FER_RUNS_DIR", str(tmp_path / "file"))
     with (
         pytest.raises(FERUserError, match="is a file, not a folder"),
-        run_layout.group_dir("exp", "cv"),
+        layout.group_dir("exp", "cv"),
     ):
         pass
 
@@ -83,26 +105,26 @@ def test_latest_run_is_the_newest_with_a_last_checkpoint() -> None:
     base = _root() / "exp"
     for name in ("20250101-120000", "20250101-120000-1", "20250102-090000-test"):
         (base / name).mkdir(parents=True)
-    assert run_layout.latest_run("exp") is None
+    assert layout.latest_run("exp") is None
     for name in ("20250101-120000", "20250101-120000-1"):
-        run_layout.last_checkpoint(base / name).parent.mkdir()
-        run_layout.last_checkpoint(base / name).write_bytes(b"")
-    assert run_layout.latest_run("exp") == base / "20250101-120000-1"
+        layout.last_checkpoint(base / name).parent.mkdir()
+        layout.last_checkpoint(base / name).write_bytes(b"")
+    assert layout.latest_run("exp") == base / "20250101-120000-1"
 
 
 def test_checkpoints_lead_back_to_their_run(tmp_path: Path) -> None:
     run = tmp_path / "exp" / "20250101-120000"
-    ckpt = run_layout.last_checkpoint(run)
+    ckpt = layout.last_checkpoint(run)
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"")
-    assert run_layout.run_of_checkpoint(ckpt) == run
-    assert run_layout.run_of_checkpoint(tmp_path / "x.ckpt") is None
-    assert run_layout.config_of_checkpoint(ckpt) is None
-    run_layout.config_of(run).write_text("")
-    assert run_layout.config_of_checkpoint(ckpt) == run / "config.yaml"
-    assert run_layout.experiment_of(run) == "exp"
+    assert layout.run_of_checkpoint(ckpt) == run
+    assert layout.run_of_checkpoint(tmp_path / "x.ckpt") is None
+    assert layout.config_of_checkpoint(ckpt) is None
+    layout.config_of(run).write_text("")
+    assert layout.config_of_checkpoint(ckpt) == run / "config.yaml"
+    assert layout.experiment_of(run) == "exp"
     with pytest.raises(FERUserError, match="no best"):
-        run_layout.best_checkpoint(run)
+        layout.best_checkpoint(run)
     older, newer = (
         run.joinpath("checkpoints", "best-epoch001.ckpt"),
         run / "checkpoints/best-epoch004.ckpt",
@@ -110,12 +132,12 @@ def test_checkpoints_lead_back_to_their_run(tmp_path: Path) -> None:
     older.write_bytes(b"")
     time.sleep(0.01)
     newer.write_bytes(b"")
-    assert run_layout.best_checkpoint(run) == newer
+    assert layout.best_checkpoint(run) == newer
 
 
 def test_a_folder_without_config_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(FERUserError, match="is not a run directory: it has no config.yaml"):
-        run_layout.run_config(tmp_path)
+        layout.run_config(tmp_path)
 
 
 @pytest.mark.slow  # a fit of one step
@@ -124,17 +146,17 @@ def test_a_fit_whose_directory_another_fit_took_meanwhile_gets_the_next_name(
 ) -> None:
     """Two fits started in the same second: the second names the same directory, the first
     creates it before the second does. The second must not take it for its own (a resume)."""
-    from fer_lightning.cli import run_cli
+    from tests.helpers.commands import run_cli
 
-    named = run_layout.new_run_dir
+    named = layout.new_run_dir
 
     def named_then_taken(experiment: str, kind: str | None = None) -> Path:
         path = named(experiment, kind)
         path.mkdir(parents=True)  # the other fit, started in the same second, created it
-        (path / run_layout.COMMAND_TXT).write_text("the other fit\n")
+        (path / layout.COMMAND_TXT).write_text("the other fit\n")
         return path
 
-    monkeypatch.setattr(run_layout, "new_run_dir", named_then_taken)
+    monkeypatch.setattr(layout, "new_run_dir", named_then_taken)
     cli = run_cli(
         [
             "fit",
@@ -151,7 +173,7 @@ def test_a_fit_whose_directory_another_fit_took_meanwhile_gets_the_next_name(
     )
     other = _root() / "baseline_fer2013" / frozen
     assert cli.run_dir == other.with_name(f"{frozen}-1")
-    assert os.listdir(other) == [run_layout.COMMAND_TXT], "the other fit's folder is untouched"
-    assert (other / run_layout.COMMAND_TXT).read_text() == "the other fit\n"
-    assert run_layout.last_checkpoint(cli.run_dir).is_file()
+    assert os.listdir(other) == [layout.COMMAND_TXT], "the other fit's folder is untouched"
+    assert (other / layout.COMMAND_TXT).read_text() == "the other fit\n"
+    assert layout.last_checkpoint(cli.run_dir).is_file()
     assert Path(cli.trainer.log_dir) == cli.run_dir

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import run_cli
 from fer_lightning.models.classifier import FERClassifier
+from tests.helpers.commands import run_cli
 
 FAST = [
     "fit",

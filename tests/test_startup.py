@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning import commands
+from fer_lightning import commands, experiments
 from fer_lightning.main import LIGHTNING_SUBCOMMANDS, help_text, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,17 +80,22 @@ def test_help_lists_every_subcommand_with_a_line() -> None:
 
 
 def test_training_commands_go_to_lightning_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fit / validate / test / predict and LightningCLI's own options go to ``cli.run``, with
+    ``--exp`` expanded once and its name handed on; the other subcommands go to their module."""
     import fer_lightning.cli as cli
+    from fer_lightning.commands import report
 
-    seen: list[list[str]] = []
-    monkeypatch.setattr(cli, "main", lambda args: seen.append(args) or 0)
+    seen: list[tuple] = []
+    monkeypatch.setattr(cli, "run", lambda args, **kw: seen.append((args, kw["experiment"])))
+    monkeypatch.setattr(report, "main", lambda args: seen.append((args, "report")) or 0)
     assert main(["fit", "--exp", "baseline_fer2013", "--data.batch_size=8"]) == 0
     assert main(["report", "runs/x"]) == 0
     assert main(["--print_config"]) == 0
+    config = str(experiments.resolve("baseline_fer2013"))
     assert seen == [
-        ["fit", "--exp", "baseline_fer2013", "--data.batch_size=8"],
-        ["report", "runs/x"],
-        ["--print_config"],
+        (["fit", "--config", config, "--data.batch_size=8"], "baseline_fer2013"),
+        (["runs/x"], "report"),
+        (["--print_config"], None),
     ]
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer_lightning.callbacks.report import checkpoint_selection
 from fer_lightning.commands.ensemble import main as ensemble_main
 from fer_lightning.errors import FERUserError
-from fer_lightning.evaluation.callback import checkpoint_selection
 from fer_lightning.evaluation.compare import (
     comparison_markdown,
     find_runs,
@@ -210,7 +210,7 @@ def test_ddp_gather_restores_the_dataset_order() -> None:
     predictions must come back in the dataset's order to pair with other runs and images."""
     import torch
 
-    from fer_lightning.evaluation.callback import _gather
+    from fer_lightning.callbacks.report import _gather
 
     n, world = 7, 2
     targets = torch.arange(n) % 3
@@ -240,7 +240,7 @@ def test_seeds_trains_each_seed_in_its_own_run_and_reports_mean_and_std(
 ) -> None:
     import os
 
-    from fer_lightning.cli import main
+    from fer_lightning.main import main
 
     small = [
         f"--data.data_dir={fer_folder}",

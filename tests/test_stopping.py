@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fer_lightning.cli import main
+from fer_lightning.main import main
 
 pytestmark = pytest.mark.slow  # each case trains a stopped run to its end
 

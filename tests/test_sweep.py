@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import yaml
 
-from fer_lightning import run_layout
-from fer_lightning.cli import main
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.main import main
 from fer_lightning.results.publish import publish
 from fer_lightning.results.sweeps import load_sweeps, sweep_table
 from fer_lightning.results.tables import render
+from fer_lightning.run import layout
 from fer_lightning.sweep_grid import label, load_sweep, run_args
 from tests.helpers.commands import SMALL
 
@@ -29,13 +29,13 @@ COMMITTED = REPO / "results"
 
 
 def _rows(out: Path) -> list[dict[str, str]]:
-    with (out / run_layout.RESULTS_CSV).open(newline="") as fh:
+    with (out / layout.RESULTS_CSV).open(newline="") as fh:
         return list(csv.DictReader(fh))
 
 
 def _keep_rows(out: Path, keep: list[dict[str, str]]) -> None:
     """Rewrite results.csv with only ``keep``, as if the sweep had stopped after them."""
-    with (out / run_layout.RESULTS_CSV).open("w", newline="") as fh:
+    with (out / layout.RESULTS_CSV).open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(keep[0]))
         writer.writeheader()
         writer.writerows(keep)
@@ -90,9 +90,9 @@ def swept(fer_folder: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path) -> None:
-    record = json.loads((swept / run_layout.SWEEP_JSON).read_text())
+    record = json.loads((swept / layout.SWEEP_JSON).read_text())
     assert "--trainer.max_epochs=1" in record["extra"]
-    assert (swept / run_layout.SWEEP_YAML).is_file()
+    assert (swept / layout.SWEEP_YAML).is_file()
     assert (swept / "command.txt").read_text().startswith("fer-lightning sweep ")
     rows = _rows(swept)
     assert sorted(Path(r["run_dir"]).name for r in rows) == [
@@ -195,11 +195,11 @@ def test_a_diverged_run_is_a_result_and_the_sweep_goes_on(
     rows = _rows(out)
     assert [r["stopped"] for r in rows] == ["", "diverged"]  # diverged last, never chosen
     diverged = Path(rows[1]["run_dir"])
-    assert "became NaN" in (diverged / run_layout.DIVERGED_TXT).read_text()
+    assert "became NaN" in (diverged / layout.DIVERGED_TXT).read_text()
     assert main(["sweep", "--resume", str(out)]) == 0  # nothing left to run
     assert len((diverged / "command.txt").read_text().splitlines()) == 1
     dest = publish(out, "nan", tmp_path / "results")
-    assert (dest / diverged.name / run_layout.DIVERGED_TXT).is_file()
+    assert (dest / diverged.name / layout.DIVERGED_TXT).is_file()
     assert "| 0.1 | diverged (" in render(tmp_path / "results")
 
 
@@ -214,12 +214,12 @@ def _fake_sweep(tmp_path: Path, parameters: dict, goal: str = "maximize") -> Pat
         "command": ["fer-lightning", "fit", "--exp", "cnn_fer2013_clean", "${args}"],
     }
     out.mkdir()
-    (out / run_layout.SWEEP_YAML).write_text(yaml.safe_dump(spec, sort_keys=False))
-    (out / run_layout.SWEEP_JSON).write_text('{"extra": ["--trainer.max_epochs=3"]}')
-    sweep = load_sweep(out / run_layout.SWEEP_YAML)
+    (out / layout.SWEEP_YAML).write_text(yaml.safe_dump(spec, sort_keys=False))
+    (out / layout.SWEEP_JSON).write_text('{"extra": ["--trainer.max_epochs=3"]}')
+    sweep = load_sweep(out / layout.SWEEP_YAML)
     rows = []
     for i, combo in enumerate(sweep.combos):
-        run = run_layout.sweep_run_dir(out, i, label(combo))
+        run = layout.sweep_run_dir(out, i, label(combo))
         run.mkdir()
         summary = {"test_accuracy": 0.5 + i / 100, "epochs": 3 + i, "precision": "32-true"}
         (run / "summary.json").write_text(json.dumps(summary))
@@ -233,7 +233,7 @@ def _fake_sweep(tmp_path: Path, parameters: dict, goal: str = "maximize") -> Pat
         rows.append({**combo, sweep.metric: metric, "test/acc": summary["test_accuracy"]})
         rows[-1]["run_dir"] = f"runs/sweeps/fake/x/{run.name}"
     rows.sort(key=lambda r: -r[sweep.metric] if sweep.maximize else r[sweep.metric])
-    with (out / run_layout.RESULTS_CSV).open("w", newline="") as fh:
+    with (out / layout.RESULTS_CSV).open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -290,7 +290,7 @@ def test_publish_refuses_an_unfinished_or_unrecorded_sweep(tmp_path: Path) -> No
     with pytest.raises(FERUserError, match="1 of 2 runs finished; publish it once"):
         publish(out, "x", tmp_path / "results")
     _keep_rows(out, rows)
-    (out / run_layout.SWEEP_YAML).unlink()
+    (out / layout.SWEEP_YAML).unlink()
     with pytest.raises(FERUserError, match="without sweep.yaml"):
         publish(out, "x", tmp_path / "results")
     assert not (tmp_path / "results").exists()
@@ -301,12 +301,12 @@ def test_resume_refuses_what_it_cannot_continue(
 ) -> None:
     swept = tmp_path / "sweep"
     swept.mkdir()
-    (swept / run_layout.SWEEP_YAML).write_text(SWEEP_FILE.read_text())
-    (swept / run_layout.SWEEP_JSON).write_text('{"extra": []}')
+    (swept / layout.SWEEP_YAML).write_text(SWEEP_FILE.read_text())
+    (swept / layout.SWEEP_JSON).write_text('{"extra": []}')
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / run_layout.SWEEP_YAML).write_text(SWEEP_FILE.read_text())
-    (broken / run_layout.SWEEP_JSON).write_text("[1, 2")
+    (broken / layout.SWEEP_YAML).write_text(SWEEP_FILE.read_text())
+    (broken / layout.SWEEP_JSON).write_text("[1, 2")
     cases = [
         (["--resume", str(tmp_path / "nope")], "no such sweep directory"),
         (["--resume", str(tmp_path)], "not a sweep directory"),
@@ -364,7 +364,7 @@ def test_committed_sweep_lines_equal_their_runs(sweep) -> None:  # noqa: ANN001
     for row in sweep.rows:
         run = sweep.run(row)
         if row["stopped"] == "diverged":
-            assert (run / run_layout.DIVERGED_TXT).is_file()
+            assert (run / layout.DIVERGED_TXT).is_file()
             continue
         summary = json.loads((run / "summary.json").read_text())
         with (run / "metrics.csv").open(newline="") as fh:

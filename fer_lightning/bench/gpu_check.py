@@ -41,6 +41,27 @@ FAMILIES: dict[str, list[str]] = {
     "ViT": ["vit_b16_fer2013"],
 }
 
+
+def default_experiments() -> list[str]:
+    """:data:`FAMILIES`' experiments, then the first experiment of every other backbone that an
+    experiment uses: a backbone added with its experiment is checked without editing this
+    file."""
+    from fer_lightning.experiments import list_experiments, load_config
+
+    found = list_experiments()
+
+    def backbone(name: str) -> Any:
+        return (load_config(found[name]).get("model") or {}).get("backbone")
+
+    chosen = [name for names in FAMILIES.values() for name in names if name in found]
+    covered = {backbone(name) for name in chosen}
+    for name in found:
+        if backbone(name) not in covered:
+            chosen.append(name)
+            covered.add(backbone(name))
+    return chosen
+
+
 #: timm's published training throughput, RTX 3090, AMP, 224 px (images/s): what an
 #: experiment's backbone run at 224 px is compared with.
 TIMM_RTX3090_AMP_TRAIN_224: dict[str, tuple[str, float]] = {
@@ -217,7 +238,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--experiments",
         nargs="+",
-        default=[name for names in FAMILIES.values() for name in names],
+        default=default_experiments(),
     )
     p.add_argument(
         "--no-reference", action="store_true", help="skip the 224 px runs of timm's backbones"

@@ -10,7 +10,7 @@ from pathlib import Path
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import about, bundle, default_path
 from fer_lightning.paths import refuse_overwriting
-from fer_lightning.run_layout import best_checkpoint
+from fer_lightning.run.layout import best_checkpoint
 
 
 def main(argv: list[str]) -> int:

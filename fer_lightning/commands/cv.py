@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import run_layout
 from fer_lightning.commands.common import (
     add_experiment_arguments,
     experiment_path,
@@ -20,6 +19,7 @@ from fer_lightning.commands.common import (
     summarize,
 )
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
 
 
 def fold_count(path: Path, data: Any, folds: int | None) -> int:
@@ -41,7 +41,7 @@ def run_folds(
 ) -> list[dict[str, Any]]:
     results = []
     for fold in range(folds):
-        run_dir = run_layout.fold_dir(cv_dir, fold)
+        run_dir = layout.fold_dir(cv_dir, fold)
         fold_args = [*extra, f"--data.num_folds={folds}", f"--data.fold={fold}"]
         results.append({"fold": fold, **fit_and_test(path, experiment, fold_args, run_dir)})
         print(f"fold {fold}: test accuracy {results[-1]['test_acc']:.4f} ({run_dir})")
@@ -66,10 +66,10 @@ def main(argv: list[str]) -> int:
     fit = settings(path, extra)
     folds = fold_count(path, fit.config.data, args.folds)
     experiment = fit.name
-    with run_layout.group_dir(experiment, "cv") as cv_dir:
+    with layout.group_dir(experiment, "cv") as cv_dir:
         results = run_folds(path, experiment, folds, extra, cv_dir)
         summary = summarize(experiment, "folds", results, ("test_acc",))
-    written = cv_dir / run_layout.CV_JSON
+    written = cv_dir / layout.CV_JSON
     written.write_text(json.dumps(summary, indent=1) + "\n")
     print(
         f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "

@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from fer_lightning import run_layout, zoo
+from fer_lightning import zoo
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.compare import paired_predictions, same_test_set
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.summary import git_commit, read_summary
 from fer_lightning.paths import check_name
+from fer_lightning.run import layout
 
 
 def ensemble_predictions(
@@ -184,7 +185,7 @@ def main(argv: list[str]) -> int:
     where = (
         contextlib.nullcontext(args.out)
         if args.out is not None
-        else run_layout.group_dir(args.name, "ensemble")
+        else layout.group_dir(args.name, "ensemble")
     )
     with where as out:
         facts = ensemble_facts(summaries, args.name)

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer_lightning import run_layout, zoo
+from fer_lightning import zoo
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
 
 
 def _class_index(name: str, class_names: list[str]) -> int:
@@ -67,9 +68,9 @@ def explain_run(run_dir: Path, ckpt: Path | None, out: Path) -> Path:
     from fer_lightning.evaluation.writer import EXPLANATIONS_PNG
     from fer_lightning.inference.checkpoint import load_model
 
-    config = run_layout.run_config(run_dir)
+    config = layout.run_config(run_dir)
     predictions = Predictions.load(run_dir)
-    loaded = load_model(ckpt or run_layout.best_checkpoint(run_dir))
+    loaded = load_model(ckpt or layout.best_checkpoint(run_dir))
     # The run's data as its fit built it, the plain test images (no TTA); not into the run.
     overrides = ["--data.tta=none", "--model.pretrained=false", "--run_dir=null"]
     dm = build(config, overrides).datamodule

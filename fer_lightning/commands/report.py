@@ -15,9 +15,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from fer_lightning import experiments, run_layout
+from fer_lightning import experiments
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.writer import EXPLANATIONS_PNG, REPORT_FILES
+from fer_lightning.run import layout
 
 #: Copied along with the report: the test confusion matrix must match it (e.g. after TTA);
 #: explanations.png where the model allowed Grad-CAM.
@@ -27,7 +28,7 @@ EXTRA_FILES = ("confusion_matrix_test.csv", EXPLANATIONS_PNG)
 def experiment_of(run_dir: Path, config: Path) -> str:
     """The config's ``experiment`` when set, else the run's folder name (runs/<experiment>/)."""
     name = experiments.load_config(config).get("experiment")
-    return str(name or run_layout.experiment_of(run_dir))
+    return str(name or layout.experiment_of(run_dir))
 
 
 def rewrite_from_predictions(run_dir: Path, out: Path) -> Path:
@@ -42,7 +43,7 @@ def rewrite_from_predictions(run_dir: Path, out: Path) -> Path:
 
     summary = read_summary(run_dir)
     predictions = Predictions.load(run_dir)
-    config = run_layout.run_config(run_dir)
+    config = layout.run_config(run_dir)
     # Only the data is wanted: not the checkpoint the record names (gone), not a run folder.
     overrides = ["--ckpt_path=null", "--run_dir=null", "--model.pretrained=false"]
     datamodule = build(config, overrides, subcommand="test").datamodule
@@ -93,8 +94,8 @@ def main(argv: list[str]) -> int:
         return 0
 
     run_dir: Path = args.run_dir
-    config = run_layout.run_config(run_dir)
-    ckpt = args.ckpt or run_layout.best_checkpoint(run_dir)
+    config = layout.run_config(run_dir)
+    ckpt = args.ckpt or layout.best_checkpoint(run_dir)
     if not ckpt.is_file():
         raise FERUserError(f"checkpoint {ckpt} does not exist")
     out = args.out or run_dir

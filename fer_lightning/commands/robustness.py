@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from fer_lightning import run_layout, zoo
+from fer_lightning import zoo
 from fer_lightning.errors import FERUserError
 from fer_lightning.paths import refuse_overwriting
+from fer_lightning.run import layout
 
 #: What the model's data is built with: the plain test images (no TTA), no run directory.
 OVERRIDES = ["--data.tta=none", "--model.pretrained=false", "--run_dir=null"]
@@ -55,8 +56,8 @@ def run_of_model(path: Path) -> Path | None:
     """The run directory a model belongs to: ``<run>/checkpoints/x.ckpt``, or the folder of a
     bundle with its run's ``config.yaml`` beside it (``results/<exp>/<run>/model.safetensors``)."""
     if path.suffix == ".safetensors":
-        return path.parent if run_layout.config_of(path.parent).is_file() else None
-    config = run_layout.config_of_checkpoint(path)
+        return path.parent if layout.config_of(path.parent).is_file() else None
+    config = layout.config_of_checkpoint(path)
     return config.parent if config is not None else None
 
 
@@ -64,7 +65,7 @@ def own_data(path: Path) -> tuple[Path, list[str]]:
     """(experiment YAML or run config.yaml, overrides) of the data a model was tested on."""
     run = run_of_model(path)
     if run is not None:
-        return run_layout.config_of(run), []
+        return layout.config_of(run), []
     if path.suffix != ".safetensors":
         raise FERUserError(
             f"--ckpt {path}: there is no config.yaml of its run beside it, so its test data is "
@@ -125,7 +126,7 @@ def limited(labels: np.ndarray, limit: int | None) -> np.ndarray:
 
 def targets(out: Path, inputs: list[Path]) -> list[Path]:
     """``robustness.md`` and ``robustness.json`` in ``out``; refused when one is an input."""
-    paths = [out / run_layout.ROBUSTNESS_MD, out / run_layout.ROBUSTNESS_JSON]
+    paths = [out / layout.ROBUSTNESS_MD, out / layout.ROBUSTNESS_JSON]
     for path in paths:
         refuse_overwriting(path, inputs, "--out")
     return paths
@@ -259,7 +260,7 @@ def main(argv: list[str]) -> int:
         result = evaluate()
         written = write(result, args.out or run, inputs)
     else:
-        with run_layout.robustness_dir() as out:
+        with layout.robustness_dir() as out:
             result = evaluate()
             written = write(result, out, inputs)
     print(describe(result))

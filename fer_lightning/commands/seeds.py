@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from fer_lightning import run_layout
 from fer_lightning.commands.common import (
     add_experiment_arguments,
     experiment_path,
@@ -19,6 +18,7 @@ from fer_lightning.commands.common import (
     summarize,
 )
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
 
 
 def main(argv: list[str]) -> int:
@@ -41,15 +41,15 @@ def main(argv: list[str]) -> int:
 
     experiment = settings(path, extra).name
     results = []
-    with run_layout.group_dir(experiment, "seeds") as seeds_dir:
+    with layout.group_dir(experiment, "seeds") as seeds_dir:
         for seed in range(args.first_seed, args.first_seed + args.n):
-            run_dir = run_layout.seed_dir(seeds_dir, seed)
+            run_dir = layout.seed_dir(seeds_dir, seed)
             seed_args = [*extra, f"--seed_everything={seed}"]
             result = fit_and_test(path, experiment, seed_args, run_dir)
             results.append({"seed": seed, **result})
             print(f"seed {seed}: test accuracy {result['test_acc']:.4f} ({run_dir})")
     summary = summarize(experiment, "seeds", results, ("test_acc", "test_f1_macro"))
-    written = seeds_dir / run_layout.SEEDS_JSON
+    written = seeds_dir / layout.SEEDS_JSON
     written.write_text(json.dumps(summary, indent=1) + "\n")
     print(
         f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "

@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import run_layout, run_record
+from fer_lightning import experiments
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout, record
 from fer_lightning.sweep_grid import (
     Sweep,
     label,
@@ -34,18 +35,18 @@ log = logging.getLogger("fer_lightning")
 
 def _record(out_dir: Path, sweep_file: Path, extra: list[str]) -> None:
     """What ``--resume`` needs to continue the sweep: its file and its extra arguments."""
-    shutil.copyfile(sweep_file, out_dir / run_layout.SWEEP_YAML)
-    record = {"file": str(sweep_file), "extra": extra}
-    (out_dir / run_layout.SWEEP_JSON).write_text(json.dumps(record) + "\n")
-    run_record.record_command(out_dir, ["sweep", str(sweep_file), *extra])
+    shutil.copyfile(sweep_file, out_dir / layout.SWEEP_YAML)
+    saved = {"file": str(sweep_file), "extra": extra}
+    (out_dir / layout.SWEEP_JSON).write_text(json.dumps(saved) + "\n")
+    record.record_command(out_dir, ["sweep", str(sweep_file), *extra])
 
 
 def _forget(out_dir: Path) -> None:
     """Remove the record of a sweep whose first run left nothing (refused: bad input), so that
     the sweep directory goes too."""
-    record = {run_layout.SWEEP_YAML, run_layout.SWEEP_JSON, run_layout.COMMAND_TXT}
-    if {p.name for p in out_dir.iterdir()} <= record:
-        for name in record:
+    own = {layout.SWEEP_YAML, layout.SWEEP_JSON, layout.COMMAND_TXT}
+    if {p.name for p in out_dir.iterdir()} <= own:
+        for name in own:
             (out_dir / name).unlink(missing_ok=True)
 
 
@@ -57,14 +58,14 @@ def _next_step(run_dir: Path, listed: bool) -> list[str] | None:
     written when fit ends): its test, on its chosen checkpoint, into its directory. Stopped
     while training: fit again from its ``last.ckpt`` (exactly, as ``--ckpt_path`` does for any
     run). Stopped before its first checkpoint: a new run from the start."""
-    if (run_dir / run_layout.SUMMARY_JSON).is_file() or (listed and run_dir.is_dir()):
+    if (run_dir / layout.SUMMARY_JSON).is_file() or (listed and run_dir.is_dir()):
         return None
-    if (run_dir / run_layout.DIVERGED_TXT).is_file():
+    if (run_dir / layout.DIVERGED_TXT).is_file():
         return None  # diverged: a result, resuming would diverge again
-    if run_record.fit_seconds(run_dir) is not None:
-        best = run_layout.best_checkpoint(run_dir)
+    if record.fit_seconds(run_dir) is not None:
+        best = layout.best_checkpoint(run_dir)
         return ["test", f"--ckpt_path={best}", f"--run_dir={run_dir}"]
-    last = run_layout.last_checkpoint(run_dir)
+    last = layout.last_checkpoint(run_dir)
     if last.is_file():
         return ["fit", f"--ckpt_path={last}"]  # the checkpoint's run directory is this one
     return ["fit", f"--run_dir={run_dir}"]  # what it left (no checkpoint, no report) goes
@@ -77,7 +78,7 @@ def _steps(
     listed = {Path(row["run_dir"]).name for row in read_rows(out_dir)} if resume else set()
     steps = []
     for i, combo in enumerate(sweep.combos):
-        run_dir = run_layout.sweep_run_dir(out_dir, i, label(combo))
+        run_dir = layout.sweep_run_dir(out_dir, i, label(combo))
         step = _next_step(run_dir, run_dir.name in listed) if resume else ["fit"]
         if step is not None and len(step) == 1:
             step = [*step, f"--run_dir={run_dir}"]
@@ -105,10 +106,12 @@ def run_sweep(
             what = "" if where[0].startswith("--run_dir") else f" ({subcommand} {where[0]})"
             log.info("sweep %s: run %d/%d %s%s", sweep.name, i + 1, len(sweep.combos), name, what)
             try:
-                run_cli(run_args(sweep, combo, [*extra, *where], subcommand))
+                args = run_args(sweep, combo, [*extra, *where], subcommand)
+                expanded, experiment = experiments.expand(args)  # a sweep line names --exp
+                run_cli(expanded, command=args, experiment=experiment)
             except TrainingDiverged as err:  # a result of this combination: the sweep goes on
                 run_dir.mkdir(parents=True, exist_ok=True)
-                (run_dir / run_layout.DIVERGED_TXT).write_text(f"{err}\n")
+                (run_dir / layout.DIVERGED_TXT).write_text(f"{err}\n")
                 log.info(
                     "sweep %s: run %d/%d %s diverged: %s",
                     sweep.name,
@@ -190,17 +193,17 @@ def main(argv: list[str]) -> int:
         return 0
     if args.resume is not None:
         out_dir = args.resume
-        run_record.record_command(out_dir, ["sweep", "--resume", str(out_dir)])
+        record.record_command(out_dir, ["sweep", "--resume", str(out_dir)])
         rows = run_sweep(sweep, extra, out_dir, resume=True)
     else:
-        with run_layout.sweep_dir(sweep.name) as out_dir:
+        with layout.sweep_dir(sweep.name) as out_dir:
             _record(out_dir, args.sweep, extra)
             try:
                 rows = run_sweep(sweep, extra, out_dir)
             except BaseException:
                 _forget(out_dir)  # only when no run has left anything
                 raise
-    table = out_dir / run_layout.RESULTS_MD
+    table = out_dir / layout.RESULTS_MD
     print(table.read_text(), end="")
-    print(f"results: {table} and {run_layout.RESULTS_CSV} ({len(rows)} runs)")
+    print(f"results: {table} and {layout.RESULTS_CSV} ({len(rows)} runs)")
     return 0

@@ -27,6 +27,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from fer_lightning.run import layout
+
 #: The search range of T (bounded search on log T).
 BOUNDS = (0.05, 20.0)
 METHOD = (
@@ -127,7 +129,7 @@ def calibrate(weights: Path, folder: Path, batch_size: int = 256) -> dict[str, A
     from fer_lightning.inference.bundled import load_any
 
     loaded = load_any(weights)
-    images, labels, class_names = validation_split(folder / "config.yaml")
+    images, labels, class_names = validation_split(layout.config_of(folder))
     check_classes(loaded.class_names, class_names, weights)
     logits = logits_of(loaded, images, batch_size)
     temperature = fit_temperature(logits, labels)
@@ -157,5 +159,5 @@ def calibrate(weights: Path, folder: Path, batch_size: int = 256) -> dict[str, A
 def _tta_of(folder: Path) -> str | None:
     import json
 
-    summary = folder / "summary.json"
+    summary = folder / layout.SUMMARY_JSON
     return json.loads(summary.read_text()).get("tta") if summary.is_file() else None

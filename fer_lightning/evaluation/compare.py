@@ -12,7 +12,7 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import FILENAME as PREDICTIONS_NPZ
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.summary import format_duration, read_summary
-from fer_lightning.run_layout import SUMMARY_JSON
+from fer_lightning.run.layout import SUMMARY_JSON
 
 #: Why a run has no p-value against the best run: the cell, and the sentence under the table.
 NOT_PAIRED = {

@@ -24,6 +24,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from fer_lightning.data.labels import canonical
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
 
 log = logging.getLogger("fer_lightning")
 
@@ -140,5 +141,5 @@ def prepare(model: Any, datamodule: Any, ckpt_path: str, run_dir: Path | None) -
     if run_dir is not None and rank_zero_only.rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         record = {"checkpoint": str(ckpt_path), **asdict(mapping), "splits": counts}
-        (run_dir / "cross_dataset.json").write_text(json.dumps(record, indent=1) + "\n")
+        (run_dir / layout.CROSS_DATASET_JSON).write_text(json.dumps(record, indent=1) + "\n")
     return trained

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from fer_lightning.run_layout import METRICS_CSV
+from fer_lightning.run.layout import METRICS_CSV
 
 
 def read_epoch_metrics(run_dir: Path) -> dict[str, dict[int, float]]:

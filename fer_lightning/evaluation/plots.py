@@ -16,11 +16,12 @@ from matplotlib.figure import Figure
 
 from fer_lightning.evaluation.report import ClassificationReport
 from fer_lightning.evaluation.stats import ReliabilityBins
+from fer_lightning.run import layout
 
-CONFUSION_PNG = "confusion_matrix.png"
-ROC_PNG = "roc.png"
-CURVES_PNG = "curves.png"
-RELIABILITY_PNG = "reliability.png"
+CONFUSION_PNG = layout.CONFUSION_PNG
+ROC_PNG = layout.ROC_PNG
+CURVES_PNG = layout.CURVES_PNG
+RELIABILITY_PNG = layout.RELIABILITY_PNG
 DPI = 120
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
 
-FILENAME = "predictions.npz"
+FILENAME = layout.PREDICTIONS_NPZ
 
 
 #: The optional per-image arrays: which image each prediction is of, and whether a training

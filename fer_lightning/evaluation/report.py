@@ -26,9 +26,10 @@ from torchmetrics.classification import (
 )
 
 from fer_lightning.evaluation.predictions import Predictions
+from fer_lightning.run import layout
 
-CSV_NAME = "report.csv"
-MD_NAME = "report.md"
+CSV_NAME = layout.REPORT_CSV
+MD_NAME = layout.REPORT_MD
 CSV_COLUMNS = ["class", "precision", "recall", "f1", "support", "auc"]
 #: How an undefined number (0/0, e.g. the ROC AUC of a class absent from the test set) is written.
 NA = "n/a"

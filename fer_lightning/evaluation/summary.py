@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import fer_lightning
-from fer_lightning.run_layout import SUMMARY_JSON
+from fer_lightning.run.layout import SUMMARY_JSON
 
 _NOT_RESULTS = ":(top,exclude)results"
 

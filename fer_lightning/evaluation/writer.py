@@ -26,21 +26,12 @@ from fer_lightning.evaluation.stats import (
     reliability_bins,
 )
 from fer_lightning.evaluation.summary import format_duration, write_summary
-from fer_lightning.run_layout import SUMMARY_JSON
+from fer_lightning.run import layout
+from fer_lightning.run.layout import SUMMARY_JSON
 
-#: Every file a report writes into the run directory.
-REPORT_FILES = (
-    "predictions.npz",
-    CSV_NAME,
-    MD_NAME,
-    plots.CONFUSION_PNG,
-    plots.ROC_PNG,
-    plots.CURVES_PNG,
-    plots.RELIABILITY_PNG,
-    SUMMARY_JSON,
-)
-#: Written when the report has a model to explain (not for an ensemble's report).
-EXPLANATIONS_PNG = "explanations.png"
+#: Every file a report writes into the run directory; the explanations when it has a model.
+REPORT_FILES = layout.REPORT_FILES
+EXPLANATIONS_PNG = layout.EXPLANATIONS_PNG
 
 
 def build_summary(

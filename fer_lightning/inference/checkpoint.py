@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.experiments import load_config
 from fer_lightning.inference.preprocess import PREPROCESSING_KEYS, Preprocessing
 from fer_lightning.inference.safe_load import _one_line, check_checkpoint
 from fer_lightning.models.classifier import FERClassifier
+from fer_lightning.run import layout
 
 
 @dataclass
@@ -125,12 +125,12 @@ def preprocessing_of(path: Path, ckpt: dict[str, Any]) -> Preprocessing:
     data = ckpt.get("datamodule_hyper_parameters")
     if isinstance(data, dict) and all(k in data for k in PREPROCESSING_KEYS):
         return Preprocessing.from_data_args(data, source="the checkpoint")
-    config = run_layout.config_of_checkpoint(path)
+    config = layout.config_of_checkpoint(path)
     if config is None:
         raise FERUserError(
             f"checkpoint {path} holds no data settings ({', '.join(PREPROCESSING_KEYS)}) and "
             f"there is no config.yaml of its run next to it "
-            f"({run_layout.config_of(path.parent.parent)})"
+            f"({layout.config_of(path.parent.parent)})"
         )
     data = load_config(config).get("data")
     if isinstance(data, dict) and isinstance(data.get("init_args"), dict):

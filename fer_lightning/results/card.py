@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from fer_lightning import zoo
+from fer_lightning.run import layout
 
 FILENAME = "MODEL_CARD.md"
 ROBUSTNESS = "robustness.json"
-CROSS = "cross_dataset.json"
+CROSS = layout.CROSS_DATASET_JSON
 
 #: Who and what is in each dataset's images (the card's "intended use and limits").
 POPULATIONS = {
@@ -229,7 +230,7 @@ def _table(rows: list[list[str]], align: str) -> str:
 
 def per_class(folder: Path) -> str:
     """Precision, recall, F1 and support per class, from ``report.csv``."""
-    path = folder / "report.csv"
+    path = folder / layout.REPORT_CSV
     if not path.is_file():
         return "report.csv is missing."
     rows = [["class", "precision %", "recall %", "F1 %", "test images"]]
@@ -319,7 +320,7 @@ def markdown(model: zoo.ZooModel) -> str:
     r, s = model.record, sources.summary
     p = r.get("provenance") or {}
     inp = r.get("input") or {}
-    command = sources.folder / "command.txt"
+    command = sources.folder / layout.COMMAND_TXT
     cal = sources.calibration
     dataset = r.get("dataset")
     lines = [

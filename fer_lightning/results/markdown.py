@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fer_lightning import run_record
 from fer_lightning.evaluation.summary import format_duration
+from fer_lightning.run import record
 
 
 def markdown_row(cells: list[str]) -> str:
@@ -22,8 +22,8 @@ def pct(value: float) -> str:
 def training_time(runs: Sequence[Path], what: str = "") -> str:
     """The runs' fit wall time added up, followed by ``what``; "at least" when some fit stopped
     before recording its time (killed, interrupted or diverged, then resumed or not)."""
-    walls = [w for w in (run_record.fit_seconds(r) for r in runs) if w is not None]
-    untimed = sum(run_record.untimed_fits(r) for r in runs)
+    walls = [w for w in (record.fit_seconds(r) for r in runs) if w is not None]
+    untimed = sum(record.untimed_fits(r) for r in runs)
     if not untimed:
         return format_duration(sum(walls) if walls else None) + what
     stopped = f"{untimed} stopped fit{'s' if untimed > 1 else ''} not timed"

@@ -15,32 +15,32 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.summary import read_summary
 from fer_lightning.paths import check_name
-from fer_lightning.run_layout import CV_JSON
+from fer_lightning.run import layout
+from fer_lightning.run.layout import CV_JSON
 from fer_lightning.sweep_grid import load_sweep, read_rows, run_of
 
 RESULTS_DIR = Path("results")
 #: Largest file copied (``predictions.npz`` of a large test set can be bigger; it is left out).
 MAX_BYTES = 1_000_000
 KEEP_SUFFIXES = {".yaml", ".json", ".md", ".csv", ".png", ".npz", ".txt"}
-SKIP_NAMES = {run_layout.WANDB_ID, run_layout.HPARAMS_YAML}
+SKIP_NAMES = {layout.WANDB_ID, layout.HPARAMS_YAML}
 
 
 #: A sweep's own files (its runs are copied beside them).
 SWEEP_FILES = (
-    run_layout.RESULTS_CSV,
-    run_layout.RESULTS_MD,
-    run_layout.SWEEP_YAML,
-    run_layout.SWEEP_JSON,
-    run_layout.COMMAND_TXT,
+    layout.RESULTS_CSV,
+    layout.RESULTS_MD,
+    layout.SWEEP_YAML,
+    layout.SWEEP_JSON,
+    layout.COMMAND_TXT,
 )
 
 
 def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> list[str]:
-    if not (run_dir / run_layout.DIVERGED_TXT).is_file():  # a diverged sweep run has no report
+    if not (run_dir / layout.DIVERGED_TXT).is_file():  # a diverged sweep run has no report
         read_summary(run_dir)  # a run without its report is not a result yet
     dest.mkdir(parents=True)
     skipped = []
@@ -56,13 +56,13 @@ def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> 
 
 def _sweep_runs(sweep_dir: Path) -> list[Path]:
     """The runs of a finished sweep directory; an unfinished or unrecorded one is refused."""
-    if not (sweep_dir / run_layout.SWEEP_YAML).is_file():
+    if not (sweep_dir / layout.SWEEP_YAML).is_file():
         raise FERUserError(
-            f"{sweep_dir}: a sweep directory without {run_layout.SWEEP_YAML} (made before sweeps "
+            f"{sweep_dir}: a sweep directory without {layout.SWEEP_YAML} (made before sweeps "
             "recorded their file); run the sweep again to publish it"
         )
     rows = read_rows(sweep_dir)
-    combos = len(load_sweep(sweep_dir / run_layout.SWEEP_YAML).combos)
+    combos = len(load_sweep(sweep_dir / layout.SWEEP_YAML).combos)
     if len(rows) < combos:
         raise FERUserError(
             f"{sweep_dir}: {len(rows)} of {combos} runs finished; publish it once 'fer-lightning "
@@ -78,12 +78,12 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FERUserError(f"{run_dir}: no such run directory")
-    folds = run_layout.fold_dirs(run_dir)
+    folds = layout.fold_dirs(run_dir)
     is_cv = (run_dir / CV_JSON).is_file()
-    members = _sweep_runs(run_dir) if (run_dir / run_layout.RESULTS_CSV).is_file() else []
+    members = _sweep_runs(run_dir) if (run_dir / layout.RESULTS_CSV).is_file() else []
     first = folds[0] if is_cv and folds else members[0] if members else run_dir
-    experiment = read_summary(first).get("experiment") or run_layout.experiment_of(run_dir)
-    where = f"the experiment field of {Path(first) / run_layout.SUMMARY_JSON}"
+    experiment = read_summary(first).get("experiment") or layout.experiment_of(run_dir)
+    where = f"the experiment field of {Path(first) / layout.SUMMARY_JSON}"
     dest = Path(root) / check_name(experiment, where) / check_name(name or run_dir.name, "--name")
     if dest.exists():
         raise FERUserError(f"{dest} exists already; choose another --name")

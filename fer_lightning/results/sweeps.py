@@ -17,11 +17,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments, hardware, run_layout
+from fer_lightning import experiments, hardware
 from fer_lightning.errors import FERUserError
 from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import RESULTS
 from fer_lightning.results.verify import verified_summary, verified_sweep_row
+from fer_lightning.run import layout
 from fer_lightning.sweep_grid import Sweep, label, load_sweep, read_rows, run_of, short_value
 
 
@@ -45,7 +46,7 @@ class SweepResult:
     def _combos(self) -> dict[str, dict[str, Any]]:
         """Run directory name -> the combination of the sweep file it ran."""
         return {
-            run_layout.sweep_run_dir(Path(), i, label(combo)).name: combo
+            layout.sweep_run_dir(Path(), i, label(combo)).name: combo
             for i, combo in enumerate(self.sweep.combos)
         }
 
@@ -61,8 +62,8 @@ class SweepResult:
         summaries = []
         for row in self.rows:
             run = self.run(row)
-            verified_sweep_row(self.path / run_layout.RESULTS_CSV, run, row)
-            if (run / run_layout.SUMMARY_JSON).is_file():
+            verified_sweep_row(self.path / layout.RESULTS_CSV, run, row)
+            if (run / layout.SUMMARY_JSON).is_file():
                 summaries.append(verified_summary(run))
         return summaries
 
@@ -76,11 +77,11 @@ def load_sweeps(root: Path) -> list[SweepResult]:
     """Every published sweep under ``root`` (``<experiment>/<name>/``), in path order."""
     found = []
     for entry in sorted(Path(root).glob("*/*")):
-        spec = entry / run_layout.SWEEP_YAML
-        if not ((entry / run_layout.RESULTS_CSV).is_file() and spec.is_file()):
+        spec = entry / layout.SWEEP_YAML
+        if not ((entry / layout.RESULTS_CSV).is_file() and spec.is_file()):
             continue
         rows = read_rows(entry)
-        record = entry / run_layout.SWEEP_JSON
+        record = entry / layout.SWEEP_JSON
         extra = json.loads(record.read_text()).get("extra", []) if record.is_file() else []
         found.append(SweepResult(entry.parent.name, entry, load_sweep(spec), rows, extra))
     return found
@@ -102,7 +103,7 @@ def _metric(result: SweepResult, row: dict[str, str]) -> str:
 def _matrix(run: Path, stage: str) -> list[list[int]] | None:
     """A run's confusion matrix (rows true, columns predicted) as written at its last
     ``stage`` ("val", "test") epoch; None when the run has none."""
-    path = run_layout.confusion_csv(run, stage)
+    path = layout.confusion_csv(run, stage)
     if not path.is_file():
         return None
     with path.open(newline="") as fh:

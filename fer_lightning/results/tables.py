@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_lightning import experiments, hardware, run_layout
+from fer_lightning import experiments, hardware
 from fer_lightning.data.transforms import describe_augment
 from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
 from fer_lightning.results.publish import RESULTS_DIR
 from fer_lightning.results.sweeps import SweepResult, load_sweeps, readme_line, sweep_table
 from fer_lightning.results.verify import verified_cv, verified_summary
-from fer_lightning.run_layout import CV_JSON, SUMMARY_JSON
+from fer_lightning.run import layout
+from fer_lightning.run.layout import CV_JSON, SUMMARY_JSON
 
 TABLES_MD = "tables.md"
 BEGIN, END = "<!-- results-tables:begin -->", "<!-- results-tables:end -->"
@@ -59,7 +60,7 @@ class Result:
 
     @property
     def cross_dataset(self) -> bool:
-        return (self.path / "cross_dataset.json").is_file()
+        return (self.path / layout.CROSS_DATASET_JSON).is_file()
 
 
 def load_results(root: Path = RESULTS_DIR) -> list[Result]:
@@ -69,7 +70,7 @@ def load_results(root: Path = RESULTS_DIR) -> list[Result]:
     for entry in sorted(Path(root).glob("*/*")):
         if (entry / CV_JSON).is_file():
             cv = verified_cv(entry)
-            first = run_layout.fold_dir(entry, 0)
+            first = layout.fold_dir(entry, 0)
             found.append(
                 Result(entry.parent.name, entry, verified_summary(first), _yaml(first), cv)
             )
@@ -83,7 +84,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _yaml(run: Path) -> dict[str, Any]:
-    path = run_layout.config_of(run)
+    path = layout.config_of(run)
     return experiments.load_config(path) if path.is_file() else {}
 
 
@@ -144,7 +145,7 @@ def new_faces(result: Result) -> str:
 
 def training(result: Result) -> str:
     runs = (
-        [run_layout.fold_dir(result.path, f["fold"]) for f in result.cv["folds"]]
+        [layout.fold_dir(result.path, f["fold"]) for f in result.cv["folds"]]
         if result.cv is not None
         else [result.path]
     )
@@ -160,7 +161,7 @@ def training(result: Result) -> str:
 
 def _tested_only(run: Path) -> bool:
     """Whether the run's command was ``fer-lightning test`` (it trained nothing itself)."""
-    path = run / run_layout.COMMAND_TXT
+    path = run / layout.COMMAND_TXT
     first = path.read_text().split(maxsplit=2)[:2] if path.is_file() else []
     return first == ["fer-lightning", "test"]
 
@@ -286,7 +287,7 @@ def cross_dataset_table(results: list[Result]) -> str | None:
         markdown_row(["---", "---", "---", "---:", "---"]),
     ]
     for r in rows:
-        mapping = json.loads((r.path / "cross_dataset.json").read_text())
+        mapping = json.loads((r.path / layout.CROSS_DATASET_JSON).read_text())
         shared = mapping.get("shared") or mapping.get("classes") or []
         lines.append(
             markdown_row(

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from fer_lightning import run_layout
 from fer_lightning.errors import FERUserError
+from fer_lightning.run import layout
 
 #: How far a recorded number may be from the recomputed one: float32 rounding, not an edit.
 TOLERANCE = 1e-6
@@ -73,9 +73,9 @@ def _check(path: Path, key: str, recorded: Any, computed: float) -> None:
 
 def verified_summary(run: Path) -> dict[str, Any]:
     """A published run's ``summary.json``, checked against its ``predictions.npz``."""
-    path = Path(run) / run_layout.SUMMARY_JSON
+    path = Path(run) / layout.SUMMARY_JSON
     summary = json.loads(path.read_text())
-    if not (Path(run) / "predictions.npz").is_file():
+    if not (Path(run) / layout.PREDICTIONS_NPZ).is_file():
         raise FERUserError(f"{path}: the run has no predictions.npz to check its numbers with")
     for key, value in recomputed(Path(run)).items():
         if key in summary:
@@ -86,11 +86,11 @@ def verified_summary(run: Path) -> dict[str, Any]:
 def verified_cv(cv_dir: Path) -> dict[str, Any]:
     """A published cross-validation's ``cv.json``: each fold's accuracy as its predictions give
     it, and the mean and standard deviation of those."""
-    path = Path(cv_dir) / run_layout.CV_JSON
+    path = Path(cv_dir) / layout.CV_JSON
     cv = json.loads(path.read_text())
     accs = []
     for fold in cv.get("folds", []):
-        fold_dir = run_layout.fold_dir(Path(cv_dir), int(fold["fold"]))
+        fold_dir = layout.fold_dir(Path(cv_dir), int(fold["fold"]))
         computed = recomputed(fold_dir)["test_accuracy"]
         _check(path, f"fold {fold['fold']}'s test_acc", fold.get("test_acc"), computed)
         accs.append(computed)
@@ -106,5 +106,5 @@ def verified_cv(cv_dir: Path) -> dict[str, Any]:
 def verified_sweep_row(results_csv: Path, run: Path, row: dict[str, str]) -> None:
     """A line of a published sweep's ``results.csv``: its test accuracy, when it has one."""
     text = row.get("test/acc")
-    if text not in (None, "") and (run / "predictions.npz").is_file():
+    if text not in (None, "") and (run / layout.PREDICTIONS_NPZ).is_file():
         _check(results_csv, f"test/acc of {run.name}", text, recomputed(run)["test_accuracy"])

@@ -2,8 +2,8 @@
 one interpreter start.
 
 Importing torch and Lightning takes seconds; a table of bad inputs run one ``python -m
-fer_lightning.cli`` each would take minutes. This script imports the package once, then forks a
-child per command line that runs ``fer_lightning.cli`` as ``__main__`` (as ``python -m`` does:
+fer_lightning`` each would take minutes. This script imports the package once, then forks a
+child per command line that runs ``fer_lightning`` as ``__main__`` (as ``python -m`` does:
 an uncaught exception prints its traceback and exits 1, ``SystemExit`` sets the exit code) with
 its own argv, environment, working directory, stdout and stderr. A child is a real process, so
 nothing one case changes (environment, modules, W&B state) reaches another; up to one child
@@ -40,9 +40,9 @@ def _child(case: dict, out_path: str, err_path: str) -> None:
             os.chdir(case["cwd"])
         sys.argv = ["fer-lightning", *case["argv"]]
         # imported by the parent only to share its imports; run it afresh, as python -m does
-        sys.modules.pop("fer_lightning.cli", None)
+        sys.modules.pop("fer_lightning.__main__", None)
         try:
-            runpy.run_module("fer_lightning.cli", run_name="__main__", alter_sys=True)
+            runpy.run_module("fer_lightning", run_name="__main__", alter_sys=True)
             code = 0
         except SystemExit as exc:  # what the interpreter does with it
             if exc.code is None:
@@ -64,6 +64,7 @@ def _child(case: dict, out_path: str, err_path: str) -> None:
 def run_cases(cases: list[dict], jobs: int | None = None) -> list[dict]:
     """Run ``cases``, up to ``jobs`` (default: the CPU count) at a time; results in order."""
     import fer_lightning.cli  # noqa: F401 - import torch, Lightning and the package once
+    import fer_lightning.main  # noqa: F401
 
     jobs = jobs or os.cpu_count() or 1
     codes: dict[int, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 #: A few batches per epoch, no workers, no progress bar.
 SMALL = [
@@ -18,3 +19,12 @@ SMALL = [
 def fit_args(data_root: Path, *extra: str) -> list[str]:
     """``fit`` of the baseline on a generated dataset, a few batches per epoch."""
     return ["fit", "--exp", "baseline_fer2013", f"--data.data_dir={data_root}", *SMALL, *extra]
+
+
+def run_cli(args: list[str]) -> Any:
+    """``fer-lightning fit|validate|test|predict ARGS`` in this process, ``--exp`` expanded as
+    the router (:mod:`fer_lightning.main`) expands it; the LightningCLI object, to inspect."""
+    from fer_lightning import cli, experiments
+
+    expanded, name = experiments.expand(args)
+    return cli.run_cli(expanded, command=args, experiment=name)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning.cli import run_cli
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_fer2013_folder
 
 

@@ -11,7 +11,7 @@ import json
 import shlex
 from pathlib import Path
 
-from fer_lightning.run_layout import COMMAND_TXT, TIMING_JSON
+from fer_lightning.run.layout import COMMAND_TXT, TIMING_JSON
 
 
 def record_command(run_dir: Path, args: list[str]) -> None:

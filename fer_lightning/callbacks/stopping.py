@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Timer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from fer_lightning.errors import FERUserError
+from fer_lightning.upstream import trainer_of
 
 _UNSET = object()
 
@@ -120,7 +121,7 @@ def plateau_on_validation_epochs(lightning_module: L.LightningModule, config: An
     """``configure_optimizers``' result with a ``ReduceLROnPlateau`` stepped only at the end of
     the epochs that validate (every ``check_val_every_n_epoch``-th): Lightning steps it every
     epoch and fails at the first epoch without its validation metric."""
-    trainer = lightning_module._trainer
+    trainer = trainer_of(lightning_module)
     every = getattr(trainer, "check_val_every_n_epoch", 1)
     if not isinstance(config, dict) or not isinstance(config.get("lr_scheduler"), dict):
         return config

@@ -28,7 +28,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from fer_lightning.run_layout import last_checkpoint
+from fer_lightning.run.layout import last_checkpoint
 
 log = logging.getLogger("fer_lightning")
 

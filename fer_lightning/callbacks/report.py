@@ -17,13 +17,14 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from fer_lightning import hardware, run_layout
+from fer_lightning import hardware
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import unseen
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.evaluation.report import CSV_COLUMNS, ClassificationReport
 from fer_lightning.evaluation.stats import fingerprint_test_set
 from fer_lightning.evaluation.summary import git_commit
+from fer_lightning.run import layout
 
 log = logging.getLogger("fer_lightning")
 
@@ -128,7 +129,7 @@ class EvaluationReport(L.Callback):
         params = pl_module.num_parameters() if hasattr(pl_module, "num_parameters") else None
         accelerator = type(trainer.accelerator).__name__.removesuffix("Accelerator").lower()
         return {
-            "experiment": self.experiment or run_layout.experiment_of(out_dir),
+            "experiment": self.experiment or layout.experiment_of(out_dir),
             "model": model,
             "dataset": type(dm).__name__.removesuffix("DataModule") if dm is not None else None,
             "split": getattr(dm, "split", None),
@@ -143,7 +144,7 @@ class EvaluationReport(L.Callback):
             "git_commit": commit,
             "git_dirty": dirty,
             "checkpoint": self.bundle_path or (str(ckpt_path) if ckpt_path else None),
-            "training_run": str(run_layout.run_of_checkpoint(ckpt_path) or out_dir),
+            "training_run": str(layout.run_of_checkpoint(ckpt_path) or out_dir),
             "test_set_images": _test_set_size(trainer),
             "test_limit": trainer.limit_test_batches,
             "checkpoint_selection": (

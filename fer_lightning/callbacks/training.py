@@ -1,4 +1,5 @@
-"""Callbacks Lightning does not ship in the form the papers or the fault-tolerance goals need."""
+"""Callbacks of every training run that Lightning does not ship in the form the papers or the
+fault-tolerance goals need: the training speed, exact resume (seeding), the NaN stop."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lightning.pytorch.utilities import CombinedLoader
 
 from fer_lightning.data.sampling import ResumableLoader
 from fer_lightning.errors import FERUserError
+from fer_lightning.upstream import restart_train_iterator
 
 
 class TrainingSpeed(L.Callback):
@@ -113,9 +115,7 @@ class EpochSeed(L.Callback):
         self._reseed(trainer)
         if self._iterator_predates_epoch:
             self._iterator_predates_epoch = False
-            fetcher = getattr(trainer.fit_loop, "_data_fetcher", None)
-            if fetcher is not None:
-                iter(fetcher)  # what Lightning itself does at the start of later epochs
+            restart_train_iterator(trainer)  # what Lightning does at later epochs' start
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
