@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_lightning.cli import run_cli
+from tests.helpers.commands import run_cli
 from tests.helpers.fakedata import write_ckplus
 from tests.test_bad_input import Case, fill
 from tests.test_folder import write_folder

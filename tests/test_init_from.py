@@ -14,7 +14,6 @@ import torch
 import yaml
 
 from fer_lightning import zoo
-from fer_lightning.cli import run_cli
 from fer_lightning.data.labels import FER7
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.bundled import load_any
@@ -25,7 +24,7 @@ from fer_lightning.models.init_from import (
     last_linear,
     merged_state,
 )
-from tests.helpers.commands import SMALL
+from tests.helpers.commands import SMALL, run_cli
 from tests.helpers.fakedata import CKPLUS_CLASSES, write_fer2013_folder
 
 SMALL_NET = {"widths": [8, 16], "convs_per_block": 1}

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from fer_lightning import experiments
-from fer_lightning.cli import run_cli
 from fer_lightning.data import CKPlusDataModule, FolderDataModule
+from tests.helpers.commands import run_cli
 
 REAL_CKPLUS = Path(os.environ.get("FER_DATA_DIR", "data")) / "ckplus"
 PATTERN = r"S(\d+)_"
