@@ -422,6 +422,7 @@ def test_a_data_error_after_the_run_started_leaves_no_run_and_no_wandb_run(
 
 
 # -------------------------------------------------- item 8: resuming keeps the first config
+@pytest.mark.slow  # trains two fits or more
 def test_resume_keeps_config_yaml_and_writes_what_changed_beside_it(
     fer_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -117,6 +117,7 @@ def test_fit_writes_a_complete_run_directory(
     assert sum(int(v) for row in rows[1:] for v in row[1:]) == 14  # every test image, once
 
 
+@pytest.mark.slow  # trains two fits or more
 def test_resume_from_last_continues_the_same_run(fer_folder: Path) -> None:
     args = fit_args(fer_folder, "--test_after_fit=false")
     assert main([*args, "--trainer.max_epochs=1"]) == 0
@@ -244,6 +245,7 @@ def test_test_subcommand_reproduces_the_test_after_fit(fer_folder: Path) -> None
     torch.testing.assert_close(probs.sum(1), torch.ones(14))
 
 
+@pytest.mark.slow  # trains two fits or more
 def test_resume_from_a_checkpoint_path_continues_its_run(fer_folder: Path) -> None:
     args = fit_args(fer_folder, "--test_after_fit=false")
     first = run_cli([*args, "--trainer.max_epochs=1"])
@@ -275,6 +277,7 @@ def test_seeded_runs_repeat_exactly(fer_folder: Path) -> None:
     assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
+@pytest.mark.slow  # trains two fits or more
 def test_last_checkpoint_is_refreshed_every_epoch(fer_folder: Path) -> None:
     """last.ckpt must hold the latest epoch even when the monitored metric did not improve
     (here 'best' is pinned to epoch 0 by monitoring the epoch number with mode=min)."""
@@ -293,6 +296,7 @@ def test_last_checkpoint_is_refreshed_every_epoch(fer_folder: Path) -> None:
     assert last["global_step"] == 9
 
 
+@pytest.mark.slow  # trains two fits or more
 def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     args = fit_args(fer_folder, "--test_after_fit=false")
@@ -307,6 +311,7 @@ def test_wandb_run_id_is_kept_for_resume(fer_folder: Path, monkeypatch: pytest.M
     assert {re.match(r"offline-run-\d{8}_\d{6}-([^-]+)", p.name)[1] for p in runs} == {run_id}
 
 
+@pytest.mark.slow  # trains two fits or more
 def test_runs_started_in_the_same_second_get_their_own_directories(
     fer_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
