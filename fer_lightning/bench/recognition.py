@@ -163,7 +163,7 @@ def video_speed(
                 for name in detectors:
                     recognizer = Recognizer(loaded, make_detector(name))
                     start, faces, batch = time.perf_counter(), 0, []
-                    for _, rgb in read_video(video):
+                    for _, _, rgb in read_video(video):
                         batch.append(rgb)
                         if len(batch) == 16:
                             faces += sum(map(len, recognizer.recognize_many(batch)))
