@@ -18,7 +18,7 @@ from fer_lightning.data import registry
 from fer_lightning.results.papers import PAPERS, RESULTS
 from fer_lightning.results.tables import own_experiments
 from tests.helpers.commands import run_cli
-from tests.helpers.fakedata import write_dataset
+from tests.helpers.fakedata import write_ckplus, write_dataset
 
 EXPERIMENTS = experiments.list_experiments()
 
@@ -63,6 +63,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
     for name in registry.names():
         write_dataset(name, root)
+    # enough subjects for the 10 subject folds of the CK+ transfer experiments
+    write_ckplus(root, subjects=12)
     return root
 
 
