@@ -66,7 +66,9 @@ def open_source(spec: str) -> Source:
     from fer_lightning import zoo
 
     path, hparams = source_hparams(spec)
-    digest = zoo.get(spec).record["sha256"] if zoo.looks_like_name(spec) else zoo.sha256(path)
+    # A zoo name's file was hashed and checked against its record by source_hparams already.
+    named = zoo.looks_like_name(spec)
+    digest = zoo.models()[spec].record["sha256"] if named else zoo.sha256(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
