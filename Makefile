@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 EXP ?= baseline_fer2013
 ARGS ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fer-lightning-installed
 # pip 23 on these machines warns once per package about empty local indexes; keep the log readable.

@@ -63,9 +63,12 @@ def test_cv_seeds_and_sweep_ask_the_layout_for_their_directory(
         made.append(directory)
         raise FERUserError("stopped once the directory exists")
 
-    monkeypatch.setattr("fer_lightning.commands.common.fit_and_test", lambda *a: stop_in(a[3]))
-    monkeypatch.setattr("fer_lightning.commands.cv.fit_and_test", lambda *a: stop_in(a[3]))
-    monkeypatch.setattr("fer_lightning.commands.seeds.fit_and_test", lambda *a: stop_in(a[3]))
+    # Each command module is imported before anything is patched: one first imported while
+    # common.fit_and_test is patched would copy the patch as its "original", and keep it.
+    from fer_lightning.commands import cv, seeds
+
+    monkeypatch.setattr(cv, "fit_and_test", lambda *a: stop_in(a[3]))
+    monkeypatch.setattr(seeds, "fit_and_test", lambda *a: stop_in(a[3]))
     monkeypatch.setattr(sweep, "run_sweep", lambda s, extra, out_dir, **k: stop_in(out_dir))
     from fer_lightning.main import main
 
