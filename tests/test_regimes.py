@@ -182,3 +182,30 @@ def test_finetune_resumed_after_the_unfreeze_epoch_keeps_training_the_block(
     assert "features.16.weight" in moved and "features.0.weight" not in moved
     head_lr, block_lr = resumed.groups[-1]
     assert block_lr == pytest.approx(0.1 * head_lr)
+
+
+def test_the_tables_describe_a_regime_with_the_callbacks_own_defaults() -> None:
+    """docs/experiments.md and results/tables.md describe regimes from the config dict alone:
+    a YAML that leaves a Finetune argument out must be described with the default it runs."""
+    import inspect
+
+    from fer_lightning.models.describe import FINETUNE_DEFAULTS, describe_regime
+
+    defaults = {
+        name: param.default
+        for name, param in inspect.signature(Finetune).parameters.items()
+        if param.default is not inspect.Parameter.empty
+    }
+    assert defaults == FINETUNE_DEFAULTS
+    finetune = {"class_path": "fer_lightning.models.regimes.Finetune"}
+    assert describe_regime({"trainer": {"callbacks": [finetune]}}) == (
+        "fine-tune: backbone frozen; from epoch 10 all layers at 0.1 x lr"
+    )
+    transfer = {
+        "class_path": "fer_lightning.models.regimes.Transfer",
+        "init_args": {"trainable": ["norm"]},
+    }
+    assert describe_regime({"trainer": {"callbacks": [transfer]}}) == (
+        "transfer: backbone frozen except norm"
+    )
+    assert describe_regime({}) == "every layer trains"

@@ -188,7 +188,9 @@ def test_results_stay_within_the_zoo_budget_and_every_record_matches_its_weights
 def test_the_transfer_table_names_each_runs_start_and_regime() -> None:
     """The committed CK+ rows: where each run's weights started and how it trained, read from
     its config (a scratch row saying it started from a FER model would mislead)."""
-    from fer_lightning.results.tables import initialisation, load_results, regime, transfer_table
+    from fer_lightning.models.describe import describe_regime as regime
+    from fer_lightning.models.describe import describe_start as initialisation
+    from fer_lightning.results.tables import load_results, transfer_table
 
     rows = {r.experiment: r for r in load_results() if r.cv is not None}
     assert initialisation(rows["ours_ckplus_scratch"].config) == "random"

@@ -249,3 +249,29 @@ def test_shipped_model_loses_accuracy_with_the_mouth_covered(tmp_path: Path) -> 
     clean, mouth, flip = record["rows"]
     assert clean["accuracy"] > 0.6
     assert mouth["change_ci"][1] < -0.15 < flip["change_ci"][0]
+
+
+def test_stage_val_perturbs_the_validation_images_and_keeps_the_test_record(
+    tiny: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Recipes are compared on validation: ``--stage val`` must perturb the validation images
+    (named by their order-free set id) and write beside, never over, the test's record."""
+    from fer_lightning.commands.robustness import own_data, test_split
+    from fer_lightning.data.copies import image_ids, test_set_id
+
+    run = tiny.parent.parent
+    flags = ["robustness", "--ckpt", str(tiny), "--perturbations", "flip"]
+    assert main(flags) == 0
+    test_record = (run / "robustness.json").read_bytes()
+    assert main([*flags, "--stage", "val"]) == 0
+    assert "on the val split" in capsys.readouterr().out
+    assert (run / "robustness.json").read_bytes() == test_record
+    val_record = json.loads((run / "robustness_val.json").read_text())
+    config, overrides = own_data(tiny)
+    ids = {}
+    for stage in ("val", "test"):
+        _, _, images, labels = test_split(config, overrides, stage)
+        ids[stage] = test_set_id(image_ids(images), labels)
+    assert ids["val"] != ids["test"]
+    assert val_record["stage"] == "val" and val_record["image_set"] == ids["val"]
+    assert json.loads(test_record)["image_set"] == ids["test"]

@@ -90,15 +90,17 @@ def own_data(path: Path) -> tuple[Path, list[str]]:
     return config, [f"--data.split={split}"] if split and has_split else []
 
 
-def test_split(config: Path, overrides: list[str]) -> tuple[str, Any, np.ndarray, np.ndarray]:
-    """(experiment name, datamodule, test images uint8, labels) as the experiment's
+def test_split(
+    config: Path, overrides: list[str], stage: str = "test"
+) -> tuple[str, Any, np.ndarray, np.ndarray]:
+    """(experiment name, datamodule, ``stage``'s images uint8, labels) as the experiment's
     datamodule loads them (the objects ``fit`` would build: :func:`fer_lightning.build.build`)."""
     from fer_lightning.build import build
     from fer_lightning.data.dataset import ArrayDataset
 
     built = build(config, [*overrides, *OVERRIDES])
     dm = built.datamodule
-    dataset = dm.dataset("test")
+    dataset = dm.dataset(stage)
     while not isinstance(dataset, ArrayDataset) and hasattr(dataset, "dataset"):
         dataset = dataset.dataset
     return built.name, dm, np.asarray(dataset.images), np.asarray(dataset.labels)
@@ -124,17 +126,18 @@ def limited(labels: np.ndarray, limit: int | None) -> np.ndarray:
     return np.sort(stratified_order(labels, 0)[:limit])
 
 
-def targets(out: Path, inputs: list[Path]) -> list[Path]:
-    """``robustness.md`` and ``robustness.json`` in ``out``; refused when one is an input."""
-    paths = [out / layout.ROBUSTNESS_MD, out / layout.ROBUSTNESS_JSON]
+def targets(out: Path, inputs: list[Path], stage: str = "test") -> list[Path]:
+    """``robustness.md`` and ``robustness.json`` (``robustness_val.*`` for the validation
+    split) in ``out``; refused when one is an input."""
+    paths = [out / name for name in layout.robustness_files(stage)]
     for path in paths:
         refuse_overwriting(path, inputs, "--out")
     return paths
 
 
-def write(result: Any, out: Path, inputs: list[Path]) -> list[Path]:
-    """``robustness.md`` and ``robustness.json`` in ``out`` (never over an input)."""
-    paths = targets(out, inputs)
+def write(result: Any, out: Path, inputs: list[Path], stage: str = "test") -> list[Path]:
+    """:func:`targets`' files in ``out`` (never over an input)."""
+    paths = targets(out, inputs, stage)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -154,7 +157,7 @@ def describe(result: Any) -> str:
     a = result.about
     limit = f" (--limit {a['limit']} of {a['split_images']})" if a.get("limit") else ""
     return (
-        f"Model `{a['model']}` on the test split of `{a['data_config']}` "
+        f"Model `{a['model']}` on the {a.get('stage', 'test')} split of `{a['data_config']}` "
         f"({a['dataset']}, split {a['split']}): {result.test_images:,} images{limit}, "
         f"test-time augmentation {result.tta}. Change: perturbed minus clean accuracy in "
         f"percentage points; interval: {result.ci_method}."
@@ -192,6 +195,14 @@ def main(argv: list[str]) -> int:
                         help="test-time augmentation (default none: one image)")  # fmt: skip
     parser.add_argument("--batch_size", type=int, default=256, help="images per forward pass")
     parser.add_argument(
+        "--stage",
+        choices=("test", "val"),
+        default="test",
+        help="the images perturbed: the test split (default; the model card's figures) or the "
+        "validation split, to compare training recipes without looking at the test "
+        "(written as robustness_val.md / .json)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help="folder of robustness.md / .json (default: the model's run directory, else "
@@ -217,13 +228,14 @@ def main(argv: list[str]) -> int:
         run = run_of_model(path)
     inputs = [path, config]
     if args.out is not None or run is not None:
-        targets(args.out or run, inputs)  # refused before the work, not after
+        targets(args.out or run, inputs, args.stage)  # refused before the work, not after
 
+    from fer_lightning.data.copies import image_ids, test_set_id
     from fer_lightning.inference.bundled import load_any
 
     loaded = load_any(path)
     print(loaded.describe(), file=sys.stderr)
-    experiment, dm, images, labels = test_split(config, overrides)
+    experiment, dm, images, labels = test_split(config, overrides, args.stage)
     check_classes(loaded.class_names, list(dm.class_names), path)
     keep = limited(labels, args.limit)
     about = {
@@ -234,12 +246,16 @@ def main(argv: list[str]) -> int:
         "data_overrides": overrides,
         "dataset": getattr(dm, "name", None) or type(dm).__name__,
         "split": getattr(dm, "split", None),
+        "stage": args.stage,
         "split_images": int(len(labels)),
         "limit": args.limit if len(keep) < len(labels) else None,
+        # Which images, in any order (as a test report's ``test_set``): a record on the
+        # validation split can never pass for the test's.
+        "image_set": test_set_id(image_ids(images[keep]), labels[keep]),
         "class_names": list(loaded.class_names),
     }
     print(
-        f"{len(keep):,} of {len(labels):,} test images, {len(names)} perturbation(s)",
+        f"{len(keep):,} of {len(labels):,} {args.stage} images, {len(names)} perturbation(s)",
         file=sys.stderr,
     )
 
@@ -258,11 +274,11 @@ def main(argv: list[str]) -> int:
 
     if args.out is not None or run is not None:
         result = evaluate()
-        written = write(result, args.out or run, inputs)
+        written = write(result, args.out or run, inputs, args.stage)
     else:
         with layout.robustness_dir() as out:
             result = evaluate()
-            written = write(result, out, inputs)
+            written = write(result, out, inputs, args.stage)
     print(describe(result))
     print()
     print(result.markdown())

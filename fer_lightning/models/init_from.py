@@ -79,7 +79,9 @@ def open_source(spec: str) -> Source:
     else:
         from fer_lightning.inference.safe_load import check_checkpoint
 
-        ckpt = check_checkpoint(path)
+        # Memory-mapped, as source_hparams read it before the run: only the tensors copied
+        # into the model are read from disk, not the optimizer state a fit checkpoint holds.
+        ckpt = check_checkpoint(path, mmap=True)
         data = ckpt.get("datamodule_hyper_parameters") or {}
         state = ckpt["state_dict"]
     norm = (data["mean"], data["std"]) if "mean" in data and "std" in data else None

@@ -21,8 +21,9 @@ from fer_lightning import experiments
 from fer_lightning.bench.common import build_model
 from fer_lightning.data.transforms import trains_on_ten_crops
 from fer_lightning.models import FERClassifier, backbone_info, head_info, list_backbones
+from fer_lightning.models.describe import describe_regime, describe_start
 from fer_lightning.models.heads import list_heads
-from fer_lightning.models.regimes import Finetune, Transfer
+from fer_lightning.models.regimes import Transfer
 from fer_lightning.results.markdown import markdown_row
 from fer_lightning.results.papers import PAPERS, RESULTS
 
@@ -115,29 +116,9 @@ def backbone_cell(name: str) -> str:
 
 
 def initialisation(exp: Experiment) -> str:
-    """The backbone's pretrained weights if the YAML asks for them, else ``random`` (the model
-    here is built without weights: they do not change its shapes)."""
-    model = exp.config.get("model") or {}
-    if model.get("init_from"):
-        return f"`{model['init_from']}` (ours, `model.init_from`)"
-    pretrained = model.get("pretrained", _default(FERClassifier, "pretrained"))
-    return backbone_info(exp.model.hparams.backbone).weights if pretrained else "random"
-
-
-def regime_cell(exp: Experiment) -> str:
-    regime = exp.regime
-    if isinstance(regime, Finetune):
-        blocks = ", ".join(regime.unfreeze) or "the backbone"
-        if regime.unfreeze_at_epoch == 0:
-            return f"finetune: {blocks} trains from the start at {regime.lr_ratio:g} x lr"
-        return (
-            f"finetune: backbone frozen; from epoch {regime.unfreeze_at_epoch}, {blocks} "
-            f"trains at {regime.lr_ratio:g} x lr"
-        )
-    if isinstance(regime, Transfer):
-        kept = f" except {', '.join(regime.trainable)}" if regime.trainable else ""
-        return f"transfer: backbone frozen{kept}"
-    return "every layer trains"
+    """Where the weights start (the model here is built without weights: they do not change
+    its shapes), with the backbone's own pretrained weights named."""
+    return describe_start(exp.config, backbone_info(exp.model.hparams.backbone).weights)
 
 
 def batch_cell(exp: Experiment) -> str:
@@ -161,7 +142,7 @@ def experiment_row(exp: Experiment) -> str:
             backbone_cell(hp.backbone),
             f"`{hp.head}`",
             initialisation(exp),
-            regime_cell(exp),
+            describe_regime(exp.config),
             str(exp.trainer.get("max_epochs", "?")),
             batch_cell(exp),
             parameters_cell(exp.model),

@@ -17,6 +17,7 @@ from typing import Any
 
 from fer_lightning import experiments, hardware
 from fer_lightning.data.transforms import describe_augment
+from fer_lightning.models.describe import describe_regime, describe_start
 from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
 from fer_lightning.results.publish import RESULTS_DIR
@@ -412,34 +413,6 @@ def own_table(results: list[Result]) -> str | None:
     return "\n".join(lines)
 
 
-def initialisation(config: dict[str, Any]) -> str:
-    """Where a run's weights started: a FER model (``model.init_from``), ImageNet, or random."""
-    model = config.get("model") or {}
-    if model.get("init_from"):
-        return f"`{model['init_from']}` (ours)"
-    return "ImageNet" if model.get("pretrained") else "random"
-
-
-def regime(config: dict[str, Any]) -> str:
-    """The training regime a run's ``trainer.callbacks`` set (models/regimes.py), read from its
-    config without building anything."""
-    for callback in (config.get("trainer") or {}).get("callbacks") or []:
-        if not isinstance(callback, dict):
-            continue
-        name = str(callback.get("class_path", "")).rsplit(".", 1)[-1]
-        args = callback.get("init_args") or {}
-        if name == "Finetune":
-            ratio = args.get("lr_ratio", 0.1)
-            blocks = ", ".join(args.get("unfreeze") or []) or "all layers"
-            start = args.get("unfreeze_at_epoch", 10)
-            if start == 0:
-                return f"fine-tune: {blocks} from the start, backbone at {ratio:g} x lr"
-            return f"fine-tune: frozen, then from epoch {start} {blocks} at {ratio:g} x lr"
-        if name == "Transfer":
-            return "transfer: backbone frozen, head trains"
-    return "every layer trains"
-
-
 def per_fold(result: Result) -> str:
     if result.cv is None:
         return "—"
@@ -489,7 +462,12 @@ def transfer_table(results: list[Result]) -> str | None:
             markdown_row(["---"] * 4 + ["---:", "---:", "---", "---", "---", "---"]),
         ]
         for r in rows:
-            cells = [f"`{r.experiment}`", protocol(r), initialisation(r.config), regime(r.config)]
+            cells = [
+                f"`{r.experiment}`",
+                protocol(r),
+                describe_start(r.config),
+                describe_regime(r.config),
+            ]
             cells += [ours(r), new_faces(r), per_fold(r), training(r), machine(r)]
             cells.append(f"`results/{r.experiment}/{r.path.name}`")
             parts.append(markdown_row(cells))

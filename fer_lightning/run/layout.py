@@ -87,6 +87,16 @@ ROBUSTNESS = "robustness"
 ROBUSTNESS_MD = "robustness.md"
 ROBUSTNESS_JSON = "robustness.json"
 
+
+def robustness_files(stage: str = "test") -> tuple[str, str]:
+    """The markdown and JSON names of a robustness evaluation on ``stage``'s images: the test
+    split's are the model card's (``robustness.md``), another split's carry its name
+    (``robustness_val.md``), so that a measurement on validation never replaces the test's."""
+    if stage == "test":
+        return ROBUSTNESS_MD, ROBUSTNESS_JSON
+    return f"robustness_{stage}.md", f"robustness_{stage}.json"
+
+
 #: Set for the processes of one run (DDP launches the script again per device) so that they
 #: all share one run directory. Internal: users set ``$FER_RUNS_DIR`` or ``--run_dir``.
 INHERITED_RUN_DIR_ENV = "_FER_LIGHTNING_DDP_RUN_DIR"
