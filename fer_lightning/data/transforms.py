@@ -110,11 +110,14 @@ POST_NORMALIZE: dict[str, list[TransformSpec]] = {
 #: (after the preset, before resizing) with the probability a recipe gives it in
 #: ``data.robust_augment`` (``{blur: 0.2, jpeg: 0.2, occlusion: 0.2}``). Off unless named, so a
 #: recipe without the key trains as before. They imitate ``fer-lightning robustness``'s
-#: perturbations: Gaussian blur sigma 0.5-1.5 (kernel from sigma), JPEG quality 20-60, and a
+#: perturbations: Gaussian blur sigma 0.5-1.5 (kernel from sigma), JPEG quality 20-60 (``jpeg``)
+#: or 10-30 (``jpeg_low``), and a
 #: grey (128) band over 15-30 % of the rows at a random height, full width (mouth or eyes).
 ROBUST_AUGMENT: dict[str, TransformSpec] = {
     "blur": {"name": "GaussianBlur", "sigma_limit": (0.5, 1.5), "blur_limit": 0},
     "jpeg": {"name": "ImageCompression", "compression_type": "jpeg", "quality_range": (20, 60)},
+    # Harder compression, around the robustness test's quality 20 instead of above it.
+    "jpeg_low": {"name": "ImageCompression", "compression_type": "jpeg", "quality_range": (10, 30)},
     "occlusion": {
         "name": "CoarseDropout",
         "num_holes_range": (1, 1),
