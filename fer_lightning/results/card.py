@@ -423,6 +423,16 @@ def markdown(model: zoo.ZooModel) -> str:
         robustness_section(sources),
         "",
     ]
+    shipped = zoo.default()
+    if shipped is not None and shipped.name == model.name:
+        from fer_lightning.results import default_choice
+
+        lines += [
+            "## Why this model is the default",
+            "",
+            default_choice.section(default_choice.candidates()),
+            "",
+        ]
     return "\n".join(lines)
 
 
