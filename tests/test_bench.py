@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fer_lightning.bench import harness, pipeline
@@ -51,3 +52,27 @@ def test_ten_crop_batches_count_every_crop() -> None:
 
     assert pipeline._images(torch.zeros(4, 10, 3, 8, 8)) == 40
     assert pipeline._images(torch.zeros(4, 3, 8, 8)) == 4
+
+
+@pytest.mark.parametrize(("width", "height", "tiles"), [(640, 480, 4), (1280, 720, 6)])
+def test_the_fallback_video_holds_several_real_faces_in_every_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, width: int, height: int, tiles: int
+) -> None:
+    """Without the group photos, each frame is a mosaic of the packaged photos with a face:
+    every frame holds (and YuNet finds) several faces, the same video each time."""
+    from fer_lightning.bench.recognition import synthetic_video
+    from fer_lightning.inference.detect import make_detector
+    from fer_lightning.inference.media import read_video
+
+    monkeypatch.setenv("FER_PHOTOS_DIR", str(tmp_path / "no-photos"))
+    video = synthetic_video(tmp_path / "a.avi", width, height, frames=12)
+    assert video.faces_per_frame == [tiles] * 12, video.faces_per_frame
+    assert video.summary()["faces_per_frame"] == tiles and "mosaic" in video.source
+    detector = make_detector("yunet")
+    frames = [rgb for _, _, rgb in read_video(video.path)]
+    assert len(frames) == 12 and frames[0].shape == (height, width, 3)
+    found = [len(detector.detect(rgb)) for rgb in frames]
+    assert min(found) >= 2 and sum(found) >= 0.9 * tiles * 12, found
+    assert not np.array_equal(frames[0], frames[1])  # the tiles move
+    again = synthetic_video(tmp_path / "b.avi", width, height, frames=12)
+    assert (tmp_path / "a.avi").read_bytes() == again.path.read_bytes()

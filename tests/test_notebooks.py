@@ -3,7 +3,8 @@
 Each is executed as ``make notebooks`` executes it (``notebooks/run.py``), with
 ``FER_NOTEBOOK_SMALL=1`` and ``FER_DATA_DIR`` at a small generated data root: FER+ in its
 official layout, FER2013 made of the same images (with two test images copied from training
-images, one relabelled) and CK+. A cell that raises fails the test.
+images, one relabelled) and CK+ (five people, so that using_a_model's own folder made of it
+splits into five folds by person). A cell that raises fails the test.
 """
 
 from __future__ import annotations
@@ -31,7 +32,18 @@ EXPECTED: dict[str, tuple[list[str], int]] = {
     "dataset_tour": (["exact copies of a training image", "joined one to one", "contradicts"], 8),
     "results": (["identical to results/tables.md: True", "best on val/acc", "run(s) under"], 6),
     "errors_and_explanations": (["test images, accuracy", "test ECE", "worst: "], 5),
-    "using_a_model": (["$ fer-lightning recognize --about", "faces in", "frames of 640x480"], 2),
+    "using_a_model": (
+        [
+            "$ fer-lightning recognize --about",
+            "faces in",
+            "frames of 640x480",
+            "$ fer-lightning fit --exp ours_own_folder --data.data_dir=my_faces",
+            "Test accuracy **",
+            "happy, sad, surprise",
+            "results/ours_own_folder/ckplus-folder-fold0: fer-lightning fit",
+        ],
+        5,
+    ),
 }
 
 
@@ -51,7 +63,7 @@ def write_small_data(root: Path) -> Path:
         shown = FER7[(label + k) % len(FER7)]  # the second copy is labelled otherwise
         (root / "fer2013" / "test" / shown).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, root / "fer2013" / "test" / shown / f"PublicTest_{9000 + k}.jpg")
-    write_ckplus(root, subjects=2)
+    write_ckplus(root, subjects=5)  # five people a class: five folds by person
     return root
 
 
