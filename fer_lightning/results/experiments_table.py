@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from fer_lightning import experiments
-from fer_lightning.bench.common import build_model
+from fer_lightning.build import build
 from fer_lightning.data.transforms import trains_on_ten_crops
 from fer_lightning.models import FERClassifier, backbone_info, head_info, list_backbones
 from fer_lightning.models.describe import describe_regime, describe_start
@@ -70,8 +70,10 @@ def load(name: str, path: Path) -> Experiment:
     """Experiment ``name``'s config (from ``path``, the file ``experiments.resolve(name)``
     gives) and its model, as the benchmarks build it, with the regime's freezing applied."""
     config = experiments.load_config(path)
+    # Built here, not through the benchmarks' cached builder: a model made on the meta device
+    # must never be handed to a later caller that wants real weights.
     with torch.device("meta"):
-        model = build_model(name)
+        model = build(name, ["--model.pretrained=false"]).model
     regime = None
     for callback in _callbacks(config):
         cls = experiments.import_class(callback["class_path"], path)
