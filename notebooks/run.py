@@ -4,7 +4,7 @@
 :data:`NOTEBOOKS`) in a Jupyter kernel of this very Python, one after the other, and writes each
 back in place, so that it reads on GitHub without running. They read the data under
 ``$FER_DATA_DIR`` and the published records in ``results/``. ``FER_NOTEBOOK_SMALL=1`` makes them
-pick small inputs (what CI runs, ``tests/test_notebooks.py``); ``--check`` executes without
+pick small inputs (what CI runs, ``tests/slow/test_notebooks.py``); ``--check`` executes without
 writing. A cell that raises stops the run with that cell's error (exit status 1).
 """
 

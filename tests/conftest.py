@@ -1,5 +1,12 @@
 """Shared fixtures: small FER2013 datasets in both real on-disk layouts, isolated run/cache dirs.
-What tests import (generators, paths, tiny checkpoints) is in :mod:`tests.helpers`."""
+What tests import (generators, paths, tiny checkpoints) is in :mod:`tests.helpers`.
+
+The tests are grouped by tier in folders: ``unit/`` (functions and classes in-process),
+``cli/`` (the command line: ``main([...])``, ``fer-lightning`` in a subprocess), ``slow/``
+(each trains for more than a few seconds) and ``real_data/`` (the real datasets under
+``$FER_DATA_DIR``, skipped when absent). The folder gives the ``slow`` / ``real_data`` marker,
+so ``pytest -m "not slow"`` (``make test-fast``) is the fast tiers and ``pytest tests/unit``
+one tier."""
 
 from __future__ import annotations
 
@@ -9,6 +16,20 @@ import pytest
 
 from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
 from tests.helpers.fakedata import write_fer2013_csv, write_fer2013_folder
+from tests.helpers.paths import TESTS
+
+#: The tier folders whose name is also a marker every test in them carries.
+MARKED_TIERS = ("slow", "real_data")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test under ``tests/slow/`` is marked ``slow``, one under ``tests/real_data/``
+    ``real_data`` (some real-data tests train too: they carry ``slow`` themselves)."""
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts
+        if len(parts) > 1 and parts[0] in MARKED_TIERS:
+            item.add_marker(parts[0])
 
 
 @pytest.fixture(autouse=True)

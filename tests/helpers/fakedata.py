@@ -1,10 +1,10 @@
 """Small generated datasets in the real on-disk layouts of FER2013 (image folders and csv),
-RAF-DB and CK+ (CK+48).
+RAF-DB, CK+ (CK+48), FER+ and a generic class folder.
 
 Tests run on these where the real data is absent or too slow (no real RAF-DB or CK+ is
 available here). Images carry a class-dependent stripe plus noise, so a model can learn
 something and no two images are equal.
-Every registered dataset has a ``write_<name>``: here, or in its own test file
+Every registered dataset has a ``write_<name>``: here, or in its own unit test file
 (:func:`dataset_writer`).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +186,31 @@ def write_fer2013_csv(root: Path, per_class: dict[str, int] = PER_CLASS) -> Path
     return path
 
 
+# ---------------------------------------------------------------------------- folder
+#: The generated folder's class folders: a synonym, CK+'s spelling and a FER name.
+FOLDER_CLASSES = ("Happiness", "anger", "sad")
+
+
+def write_folder(
+    root: Path,
+    classes: Sequence[str] = FOLDER_CLASSES,
+    subjects: int = 5,
+    frames: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Write ``root/folder/<class>/p<subject>_<frame>.png`` (48x48 gray, the stripe encodes
+    the class's position) and return ``root/folder``: the data root of every-dataset tests."""
+    folder = root / "folder"
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(classes):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for s in range(subjects):
+            for f in range(frames):
+                img = pattern_image(48, label, rng, rgb=False)
+                Image.fromarray(img, mode="L").save(folder / name / f"p{s + 1:02d}_{f}.png")
+    return folder
+
+
 def write_fer2013(root: Path) -> Path:
     """A small FER2013 in its image-folder form; return ``root/fer2013``."""
     return write_fer2013_folder(root)
@@ -193,19 +218,19 @@ def write_fer2013(root: Path) -> Path:
 
 def dataset_writer(name: str) -> Callable[[Path], Path]:
     """The generator of registered dataset ``name``: ``write_<name>(root)`` from this module
-    or, for a dataset added later, from its own test file ``tests/test_<name>.py``, so a new
-    dataset needs no edit here. Tests that cover every dataset (each experiment trains a step,
-    the audit) find it by the dataset's name."""
+    or, for a dataset added later, from its own unit test file ``tests/unit/test_<name>.py``,
+    so a new dataset needs no edit here. Tests that cover every dataset (each experiment trains
+    a step, the audit) find it by the dataset's name."""
     writer = globals().get(f"write_{name}")
     if writer is None:
         try:
-            module = importlib.import_module(f"tests.test_{name}")
+            module = importlib.import_module(f"tests.unit.test_{name}")
         except ModuleNotFoundError:
             module = None
         writer = getattr(module, f"write_{name}", None)
     if writer is None:
         raise LookupError(
-            f"no write_{name}(root) for dataset '{name}' in tests/test_{name}.py "
+            f"no write_{name}(root) for dataset '{name}' in tests/unit/test_{name}.py "
             "or tests/helpers/fakedata.py"
         )
     return writer

@@ -1,0 +1,58 @@
+"""CKPlusDataModule on a generated CK+48: subject folds, random folds, bad inputs, ``cv``.
+
+Here: the tests that train for more than a few seconds; the others are in
+``tests/unit/test_ckplus.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_lightning.main import main
+from tests.helpers.fakedata import write_ckplus
+
+SUBJECTS, FRAMES, FOLDS = 6, 3, 3
+
+
+@pytest.fixture
+def ckplus(tmp_path: Path, cache_dir: Path) -> Path:
+    """A data root holding ckplus/<class>/S###_###_########.png."""
+    write_ckplus(tmp_path / "data", subjects=SUBJECTS, frames=FRAMES)
+    return tmp_path / "data"
+
+
+def _cv_config(tmp_path: Path) -> Path:
+    path = tmp_path / "ck_small.yaml"
+    path.write_text(
+        "seed_everything: 0\n"
+        "trainer: {max_epochs: 1, limit_train_batches: 2, limit_val_batches: 1,"
+        " enable_progress_bar: false}\n"
+        "optimizer: {class_path: torch.optim.Adam, init_args: {lr: 0.001}}\n"
+        "data:\n  class_path: fer_lightning.data.CKPlusDataModule\n"
+        "  init_args: {batch_size: 16, num_workers: 0, augment: none}\n"
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_cv_runs_every_fold_and_reports_mean_and_std(
+    ckplus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _cv_config(tmp_path)
+    rc = main(["cv", "--config", str(config), "--folds", "2", f"--data.data_dir={ckplus}"])
+    assert rc == 0
+    (summary_path,) = (Path(os.environ["FER_RUNS_DIR"]) / "ck_small").glob("*-cv/cv.json")
+    summary = json.loads(summary_path.read_text())
+    accs = [f["test_acc"] for f in summary["folds"]]
+    assert [f["fold"] for f in summary["folds"]] == [0, 1]
+    assert summary["test_acc_mean"] == pytest.approx(np.mean(accs))
+    assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))
+    for fold in summary["folds"]:
+        assert fold["run_dir"] == f"fold{fold['fold']}", "relative: true on any machine"
+        config = summary_path.parent / fold["run_dir"] / "config.yaml"
+        assert "fold: " + str(fold["fold"]) in config.read_text()
+    assert "over 2 folds" in capsys.readouterr().out

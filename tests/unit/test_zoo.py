@@ -1,0 +1,76 @@
+"""The model zoo: a published result whose weights are kept is a model every command loads by
+name, its record checked against the weights, and ``test`` by name repeats its result.
+
+Here: the fast tests; the others are in ``tests/slow/test_zoo.py``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fer_lightning import zoo
+from fer_lightning.errors import FERUserError
+from fer_lightning.inference import bundled
+from fer_lightning.main import main as entry
+from tests.helpers.tiny_models import fit_tiny
+
+NAME = "baseline_fer2013/tiny-published"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results/ folder holding one published run of a tiny training, with its weights."""
+    root = tmp_path_factory.mktemp("zoo")
+    ckpt = fit_tiny(root, "baseline_fer2013", "--test_after_fit=true")
+    folder = root / "results" / NAME
+    folder.mkdir(parents=True)
+    for name in ("summary.json", "config.yaml", "predictions.npz", "report.csv"):
+        shutil.copyfile(root / "run" / name, folder / name)
+    bundled.bundle(root / "run", ckpt, folder / zoo.WEIGHTS)
+    zoo.write_records(root / "results")
+    return root / "results"
+
+
+@pytest.fixture
+def in_zoo(results: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(zoo, "ZOO_DIR", results)
+    monkeypatch.setenv("FER_CACHE_DIR", str(results.parent / "cache"))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    return results
+
+
+def test_weights_that_differ_from_their_record_are_refused(in_zoo: Path, tmp_path: Path) -> None:
+    model = zoo.get(NAME)
+    original = model.weights.read_bytes()
+    try:
+        model.weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        with pytest.raises(FERUserError, match="SHA-256"):
+            zoo.get(NAME)
+    finally:
+        model.weights.write_bytes(original)
+    assert zoo.get(NAME).weights == model.weights
+
+
+def test_an_unknown_name_is_one_sentence_listing_the_zoo(
+    in_zoo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert entry(["recognize", "--ckpt", "baseline_fer2013/tiny-publishd", "--about"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"did you mean '{NAME}'" in err and "zoo models:" in err
+    assert entry(["test", "--ckpt_path", "nope/none"]) == 2
+    assert "neither a file nor a zoo model" in capsys.readouterr().err
+
+
+def test_a_cross_dataset_test_is_a_result_not_a_zoo_model(in_zoo: Path, tmp_path: Path) -> None:
+    folder = in_zoo / NAME
+    summary = json.loads((folder / "summary.json").read_text())
+    root = tmp_path / "results"
+    other = root / "baseline_fer2013" / "cross"
+    shutil.copytree(folder, other)
+    (other / "summary.json").write_text(json.dumps({**summary, "dataset": "CKPlus"}))
+    assert zoo.make_record(other, root) is None
+    assert zoo.make_record(folder, in_zoo) is not None
