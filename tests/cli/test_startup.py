@@ -48,7 +48,7 @@ def _probe(args: list[str]) -> dict:
         (["fit", "--exp", "resnet19_fer2013"], 2, "unknown experiment 'resnet19_fer2013'"),
         ([], 2, "a subcommand is needed"),
         (["recognize", "--help"], 0, "--annotate"),
-        (["recognize", "--about"], 0, "zoo model ours_fer2013/official-60ep:"),
+        (["recognize", "--about"], 0, "zoo model ours_fer2013_robust_v3/official-16ep:"),
         (
             ["recognize", "--about", "--ckpt", "ours_fer2013/official-60ep"],
             0,

@@ -174,12 +174,12 @@ def test_a_collective_only_one_process_reaches_stops_the_run_with_one_sentence(
         "--trainer.max_epochs=2",
         "--trainer.devices=2",
         # long enough for the second process to start on a loaded 2-core machine
-        "--ddp_timeout=90",
+        "--ddp_timeout=45",
         "--trainer.callbacks+=tests.helpers.planted.RankZeroCollective",
     )
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("fer-lightning: error")]
-    assert errors and "waited more than 90 s for the others" in errors[0], proc.stderr[-3000:]
+    assert errors and "waited more than 45 s for the others" in errors[0], proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr

@@ -257,6 +257,11 @@ def test_wandb_gets_the_pictures_and_the_table(
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     cli = fit(fer_folder, "--trainer.max_epochs=1", "--wandb_log_model=true")
+    (logger,) = [lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger)]
+    run_id = logger.experiment.id
+    # W&B's service process writes media files on its own time: finish() waits for it (under
+    # load the files were not there yet when this test looked before finishing).
+    logger.experiment.finish()
     (wandb_run,) = (cli.run_dir / "wandb").glob("offline-run-*")
     images = [p for p in (wandb_run / "files" / "media" / "images").rglob("*.png")]
     names = sorted(p.parent.name + "/" + p.name.rsplit("_", 2)[0] for p in images)
@@ -265,9 +270,6 @@ def test_wandb_gets_the_pictures_and_the_table(
     # W&B's interactive confusion matrix and ROC (wandb.plot.*: a table behind each chart)
     tables = {p.name.rsplit("_", 2)[0] for p in (wandb_run / "files").rglob("*.table.json")}
     assert {"confusion_matrix_plot_table", "roc_plot_table"} <= tables, tables
-    (logger,) = [lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger)]
-    run_id = logger.experiment.id
-    logger.experiment.finish()  # flushes the record file
     # An offline run keeps its history, summary and artifacts in its .wandb record file
     # (wandb-summary.json is written only when synced): the interval and ECE keys, and
     # --wandb_log_model's best checkpoint as a model artifact.
