@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from lightning.pytorch.loggers import WandbLogger
 
 from fer_lightning.evaluation import Predictions
 from fer_lightning.evaluation.writer import REPORT_FILES
@@ -252,17 +251,24 @@ def test_compare_tabulates_the_run_and_its_ten_crop_report(
 
 
 @pytest.mark.slow
-def test_wandb_gets_the_pictures_and_the_table(
-    fer_folder: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    cli = fit(fer_folder, "--trainer.max_epochs=1", "--wandb_log_model=true")
-    (logger,) = [lg for lg in cli.trainer.loggers if isinstance(lg, WandbLogger)]
-    run_id = logger.experiment.id
-    # W&B's service process writes media files on its own time: finish() waits for it (under
-    # load the files were not there yet when this test looked before finishing).
-    logger.experiment.finish()
-    (wandb_run,) = (cli.run_dir / "wandb").glob("offline-run-*")
+def test_wandb_gets_the_pictures_and_the_table(fer_folder: Path, tmp_path: Path) -> None:
+    """Run as a user runs it, in a process of its own: W&B keeps process-wide state (its service
+    and settings) that earlier tests of the suite could leave behind."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.paths import REPO
+
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fer_lightning", "fit", "--exp", "baseline_fer2013"]
+    cmd += [f"--data.data_dir={fer_folder}", "--trainer.max_epochs=1", "--data.tta=none"]
+    cmd += [*SMALL, "--wandb_log_model=true", f"--run_dir={run_dir}"]
+    env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    run_id = wandb_run.name.rsplit("-", 1)[-1]
     images = [p for p in (wandb_run / "files" / "media" / "images").rglob("*.png")]
     names = sorted(p.parent.name + "/" + p.name.rsplit("_", 2)[0] for p in images)
     expected = ["confusion_matrix", "curves", "explanations", "reliability", "roc"]
