@@ -19,6 +19,9 @@ from fer_lightning.run.layout import INHERITED_RUN_DIR_ENV
 from tests.helpers.fakedata import write_fer2013_csv, write_fer2013_folder
 from tests.helpers.paths import TESTS
 
+#: Fixtures shared by the halves of a test file split across tiers.
+pytest_plugins = ["tests.helpers.zoo_fixtures"]
+
 #: The tier folders whose name is also a marker every test in them carries.
 MARKED_TIERS = ("slow", "real_data")
 

@@ -13,33 +13,8 @@ import pytest
 
 from fer_lightning import zoo
 from fer_lightning.errors import FERUserError
-from fer_lightning.inference import bundled
 from fer_lightning.main import main as entry
-from tests.helpers.tiny_models import fit_tiny
-
-NAME = "baseline_fer2013/tiny-published"
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results/ folder holding one published run of a tiny training, with its weights."""
-    root = tmp_path_factory.mktemp("zoo")
-    ckpt = fit_tiny(root, "baseline_fer2013", "--test_after_fit=true")
-    folder = root / "results" / NAME
-    folder.mkdir(parents=True)
-    for name in ("summary.json", "config.yaml", "predictions.npz", "report.csv"):
-        shutil.copyfile(root / "run" / name, folder / name)
-    bundled.bundle(root / "run", ckpt, folder / zoo.WEIGHTS)
-    zoo.write_records(root / "results")
-    return root / "results"
-
-
-@pytest.fixture
-def in_zoo(results: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(zoo, "ZOO_DIR", results)
-    monkeypatch.setenv("FER_CACHE_DIR", str(results.parent / "cache"))
-    monkeypatch.setenv("WANDB_MODE", "disabled")
-    return results
+from tests.helpers.zoo_fixtures import NAME
 
 
 def test_weights_that_differ_from_their_record_are_refused(in_zoo: Path, tmp_path: Path) -> None:
