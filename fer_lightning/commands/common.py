@@ -46,14 +46,30 @@ def fit_and_test(path: Path, experiment: str, extra: list[str], run_dir: Path) -
         f"--run_dir={run_dir}",
         "--test_after_fit=true",
     ]
-    metrics = run_cli(args).trainer.callback_metrics
-    if "test/acc" not in metrics:
-        raise FERUserError(f"{run_dir} ended without a test accuracy")
-    return {
-        "run_dir": run_dir.name,
-        "test_acc": float(metrics["test/acc"]),
-        "test_f1_macro": float(metrics.get("test/f1_macro", float("nan"))),
-    }
+    logged = run_cli(args).trainer.callback_metrics
+    return {"run_dir": run_dir.name, **_read(logged, "test", ("acc", "f1_macro"), run_dir)}
+
+
+def evaluate(
+    subcommand: str, experiment: str, args: list[str], run_dir: Path, metrics: tuple[str, ...]
+) -> dict[str, float]:
+    """One ``validate`` or ``test`` run (``args``: its config and checkpoint) in ``run_dir``:
+    ``{"<stage>_<metric>": value}`` for each of ``metrics`` (``acc``, ``loss``, ...)."""
+    from fer_lightning.cli import run_cli
+
+    stage = "val" if subcommand == "validate" else subcommand
+    args = [subcommand, *args, f"--experiment={experiment}", f"--run_dir={run_dir}"]
+    return _read(run_cli(args).trainer.callback_metrics, stage, metrics, run_dir)
+
+
+def _read(
+    logged: dict[str, Any], stage: str, metrics: tuple[str, ...], run_dir: Path
+) -> dict[str, float]:
+    """``{"<stage>_<metric>": value}`` from a run's logged metrics (NaN where one is missing);
+    a run that logged no accuracy of ``stage`` is refused."""
+    if f"{stage}/acc" not in logged:
+        raise FERUserError(f"{run_dir} ended without a {stage} accuracy")
+    return {f"{stage}_{m}": float(logged.get(f"{stage}/{m}", float("nan"))) for m in metrics}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

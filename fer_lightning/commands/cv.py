@@ -3,6 +3,12 @@
 Runs ``fit`` (then the usual test of the best checkpoint) once per fold, each a normal run
 directory ``runs/<experiment>/<stamp>-cv/fold<i>``, and reports the mean and the sample
 standard deviation of the test accuracy over the folds (printed, and in ``cv.json``).
+
+``--retest CV_DIR`` trains nothing: it evaluates each fold's best checkpoint of an earlier
+cross-validation again, on the fold's validation subjects (``validate``, in ``foldK/val``) and
+on its test subjects (``test``, in ``foldK``), with the options given, such as
+``--data.tta ten_crop``. The validation means in its ``cv.json`` are what such a choice is made
+on; the test figures are then reported for the choice made.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from fer_lightning.commands.common import (
     add_experiment_arguments,
+    evaluate,
     experiment_path,
     fit_and_test,
     summarize,
@@ -48,6 +55,54 @@ def run_folds(
     return results
 
 
+def retest_folds(
+    experiment: str, folds: int, extra: list[str], cv_dir: Path, source: Path
+) -> list[dict[str, Any]]:
+    """Validate and test each fold's best checkpoint of the cross-validation ``source`` with
+    the fold's own recorded config and the ``extra`` options, into ``cv_dir``'s folds."""
+    results = []
+    for fold in range(folds):
+        trained = layout.fold_dir(source, fold)
+        ckpt = layout.best_checkpoint(trained)
+        run_dir = layout.fold_dir(cv_dir, fold)
+        args = ["--config", str(layout.config_of(trained)), f"--ckpt_path={ckpt}", *extra]
+        val = evaluate("validate", experiment, args, layout.val_dir(run_dir), ("acc", "loss"))
+        test = evaluate("test", experiment, args, run_dir, ("acc", "f1_macro"))
+        results.append(
+            {"fold": fold, "run_dir": run_dir.name, "checkpoint": str(ckpt), **val, **test}
+        )
+        print(
+            f"fold {fold}: validation accuracy {val['val_acc']:.4f}, "
+            f"test accuracy {test['test_acc']:.4f} ({run_dir})"
+        )
+    return results
+
+
+def retest_source(source: Path, experiment: str, folds: int | None) -> int:
+    """The number of folds of ``--retest``'s cross-validation directory (``--folds``, where
+    given, must agree), checked: the experiment's, every fold with its config."""
+    record = source / layout.CV_JSON
+    if not record.is_file():
+        raise FERUserError(f"--retest {source}: no {layout.CV_JSON} (not a 'cv' directory)")
+    cv = json.loads(record.read_text())
+    if cv.get("experiment") != experiment:
+        raise FERUserError(
+            f"--retest {source}: its folds are of experiment '{cv.get('experiment')}', "
+            f"not '{experiment}'"
+        )
+    held = len(cv.get("folds", []))
+    if folds is not None and folds != held:
+        raise FERUserError(f"--folds {folds}: --retest {source} holds {held} folds")
+    configs = [layout.config_of(layout.fold_dir(source, f)) for f in range(held)]
+    missing = [f for f, config in enumerate(configs) if not config.is_file()]
+    if missing or not held:
+        raise FERUserError(
+            f"--retest {source}: fold {missing[0] if missing else 0} of {held} has no "
+            f"{layout.fold_dir(source, missing[0] if missing else 0).name}/{layout.CONFIG_YAML}"
+        )
+    return held
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-lightning cv",
@@ -57,6 +112,14 @@ def main(argv: list[str]) -> int:
     )
     add_experiment_arguments(parser)
     parser.add_argument("--folds", type=int, default=None, help="default: the data's num_folds")
+    parser.add_argument(
+        "--retest",
+        type=Path,
+        default=None,
+        metavar="CV_DIR",
+        help="train nothing: validate and test each fold's best checkpoint of this earlier "
+        "'cv' directory again, with the other arguments (e.g. --data.tta ten_crop)",
+    )
     args, extra = parser.parse_known_args(argv)
     path = experiment_path(args)
     if args.folds is not None and args.folds < 2:
@@ -64,13 +127,28 @@ def main(argv: list[str]) -> int:
     from fer_lightning.build import settings  # Lightning: only once the arguments are fine
 
     fit = settings(path, extra)
-    folds = fold_count(path, fit.config.data, args.folds)
     experiment = fit.name
+    source = args.retest
+    if source:
+        folds = retest_source(source, experiment, args.folds)
+    else:
+        folds = fold_count(path, fit.config.data, args.folds)
     with layout.group_dir(experiment, "cv") as cv_dir:
-        results = run_folds(path, experiment, folds, extra, cv_dir)
-        summary = summarize(experiment, "folds", results, ("test_acc",))
+        if source:
+            results = retest_folds(experiment, folds, extra, cv_dir, source)
+            summary = summarize(experiment, "folds", results, ("val_acc", "val_loss", "test_acc"))
+            summary["retested_from"] = str(source)
+            summary["options"] = extra
+        else:
+            results = run_folds(path, experiment, folds, extra, cv_dir)
+            summary = summarize(experiment, "folds", results, ("test_acc",))
     written = cv_dir / layout.CV_JSON
     written.write_text(json.dumps(summary, indent=1) + "\n")
+    if source:
+        print(
+            f"{experiment}: validation accuracy {100 * summary['val_acc_mean']:.2f} ± "
+            f"{100 * summary['val_acc_std']:.2f} %, loss {summary['val_loss_mean']:.4f}"
+        )
     print(
         f"{experiment}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
         f"{100 * summary['test_acc_std']:.2f} % over {folds} folds ({written})"

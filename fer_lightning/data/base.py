@@ -191,8 +191,9 @@ class FERDataModule(L.LightningDataModule):
                 with different seeds see the same validation images.
             weighted_sampler: draw training batches with a ``WeightedRandomSampler`` (with
                 replacement, weights from :meth:`class_weights`) so classes come equally often.
-            tta: test-time augmentation of the test (and predict) loader: ``ten_crop`` feeds the
-                ten crops of each image and the model averages their softmaxes.
+            tta: test-time augmentation of the test and predict loaders, and of the validation
+                loader in ``validate`` (not during fit): ``ten_crop`` feeds the ten crops of
+                each image and the model averages their softmaxes.
             tta_crop_size: side of those crops, resized back to ``image_size``; default 5/6 of
                 ``image_size`` (40 of 48, as qutub2023).
             robust_augment: robust-training options added to the training augmentation, each
@@ -436,7 +437,10 @@ class FERDataModule(L.LightningDataModule):
             robust=self.robust_augment,
         )
 
-    def dataset(self, split: str, train: bool = False) -> Dataset:
+    def dataset(self, split: str, train: bool = False, tta: bool | None = None) -> Dataset:
+        """The ``split``'s images through the training (``train``) or evaluation pipeline.
+        ``tta``: ten-crop them when ``data.tta`` is ``ten_crop``; default: the test split only
+        (the loaders decide per stage, :meth:`_tta_applies`)."""
         data = self._split(split)
         height, width = data.images.shape[1:3]
         native = height if height == width else None
@@ -449,7 +453,9 @@ class FERDataModule(L.LightningDataModule):
             self.channels,
             sample=use_targets and self.sample_targets,
         )
-        if self.tta == "ten_crop" and split == "test" and not train:
+        if tta is None:
+            tta = split == "test"
+        if self.tta == "ten_crop" and tta and not train:
             return TenCropDataset(dataset, self.tta_crop_size, self.image_size)
         if train and (crop := train_ten_crop(self.augment, self.image_size)):
             return TenCropDataset(dataset, crop, self.image_size)  # each crop is a sample
@@ -514,8 +520,18 @@ class FERDataModule(L.LightningDataModule):
             )
         return value
 
+    def _tta_applies(self, stage: str) -> bool:
+        """Test-time augmentation is for the test and predict images, and for the validation
+        images when they are evaluated on their own (``fer-lightning validate``: so that a
+        choice of TTA can be made on validation data). Fit's validation stays one image each:
+        its checkpoint choice and its cost do not change with ``data.tta``."""
+        if stage in ("test", "predict"):
+            return True
+        trainer = getattr(self, "trainer", None)
+        return stage == "val" and trainer is not None and trainer.state.fn == "validate"
+
     def _loader(self, split: str, train: bool, stage: str = "train") -> DataLoader:
-        dataset = self.dataset(split, train=train)
+        dataset = self.dataset(split, train=train, tta=not train and self._tta_applies(stage))
         if train:  # EpochSampler: an order by (seed, epoch), resumable mid-epoch
             sampler = self._epoch_sampler(dataset)
         else:  # under DDP: each image once (Lightning's sampler pads with repeats)

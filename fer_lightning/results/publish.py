@@ -3,7 +3,11 @@
 ``results/<experiment>/<name>/`` receives the run's top-level files (config.yaml, command.txt,
 timing.json, summary.json, report.md, report.csv, metrics.csv, the confusion matrices and the
 PNGs, predictions.npz when under 1 MB). A cross-validation directory (``cv.json`` and
-``fold<i>/`` run directories) is copied with each fold. A sweep directory (``results.csv``,
+``fold<i>/`` run directories) is copied with each fold, the pictures of the first fold only:
+ten folds' PNGs weigh about 4 MB, a twenty-fifth of the results budget, for pictures of the
+same kind; every fold keeps its numbers, report, confusion matrices and predictions (from which
+``fer-lightning report FOLD --from-predictions --out DIR`` draws the report's pictures again).
+A sweep directory (``results.csv``,
 ``results.md``, the sweep file) is copied with each of its runs, but without their pictures: a
 sweep's table is the picture, and twenty runs' PNGs would weigh more than everything else in
 ``results/``. Nothing is edited on the way: the tables are generated from these copies
@@ -54,6 +58,24 @@ def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> 
     return skipped
 
 
+def fold_suffixes(fold: int) -> set[str]:
+    """The kinds of file a published cross-validation keeps of fold ``fold``."""
+    return KEEP_SUFFIXES if fold == 0 else KEEP_SUFFIXES - {".png"}
+
+
+def drop_fold_pictures(cv_dir: Path) -> int:
+    """Bring a cross-validation published before :func:`fold_suffixes` in line with it:
+    remove what its folds would not have been given; the bytes freed."""
+    freed = 0
+    for fold in layout.fold_dirs(cv_dir):
+        keep = fold_suffixes(layout.fold_index(fold))
+        for path in fold.iterdir():
+            if path.is_file() and path.suffix in KEEP_SUFFIXES - keep:
+                freed += path.stat().st_size
+                path.unlink()
+    return freed
+
+
 def _sweep_runs(sweep_dir: Path) -> list[Path]:
     """The runs of a finished sweep directory; an unfinished or unrecorded one is refused."""
     if not (sweep_dir / layout.SWEEP_YAML).is_file():
@@ -93,7 +115,9 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
             dest.mkdir(parents=True)
             shutil.copy2(run_dir / CV_JSON, dest / CV_JSON)
             for fold in folds:
-                skipped += [f"{fold.name}/{s}" for s in _copy_run(fold, dest / fold.name)]
+                kinds = fold_suffixes(layout.fold_index(fold))
+                left = _copy_run(fold, dest / fold.name, kinds)
+                skipped += [f"{fold.name}/{s}" for s in left]
         elif members:
             dest.mkdir(parents=True)
             for own in SWEEP_FILES:

@@ -157,6 +157,8 @@ def training(result: Result) -> str:
     checkpoint = result.summary.get("checkpoint")
     if result.cv is None and checkpoint and _tested_only(result.path):
         return f"{trained}; a test-only run of `{Path(checkpoint).name}`"
+    if result.cv is not None and result.cv.get("retested_from"):
+        return f"{trained}; each fold's checkpoint tested again (`cv --retest`)"
     return f"{trained}, {training_time(runs)}"
 
 

@@ -181,6 +181,16 @@ def fold_dir(cv_dir: Path, fold: int) -> Path:
     return cv_dir / f"fold{fold}"
 
 
+def fold_index(fold_dir: Path) -> int:
+    """The fold number of a :func:`fold_dir`."""
+    return int(Path(fold_dir).name.removeprefix("fold"))
+
+
+def val_dir(run_dir: Path) -> Path:
+    """``<run>/val``: a ``validate`` run kept beside the test run it belongs to."""
+    return Path(run_dir) / "val"
+
+
 def fold_dirs(cv_dir: Path) -> list[Path]:
     """The folds of a cross-validation directory that have a report, in name order."""
     return sorted(p.parent for p in Path(cv_dir).glob(f"fold*/{SUMMARY_JSON}"))

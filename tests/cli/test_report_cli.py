@@ -9,30 +9,6 @@ from pathlib import Path
 import pytest
 
 from fer_lightning.main import main
-from tests.helpers.commands import run_cli
-
-SMALL = [
-    "--trainer.limit_train_batches=3",
-    "--trainer.limit_val_batches=2",
-    "--data.batch_size=8",
-    "--data.num_workers=0",
-    "--trainer.enable_progress_bar=false",
-]
-
-
-def fit(data_root: Path, *extra: str):  # noqa: ANN201 - the CLI object
-    return run_cli(
-        [
-            "fit",
-            "--exp",
-            "baseline_fer2013",
-            f"--data.data_dir={data_root}",
-            "--trainer.max_epochs=2",
-            "--data.tta=none",  # the experiment tests with ten-crop; this test compares both
-            *SMALL,
-            *extra,
-        ]
-    )
 
 
 def test_report_and_compare_errors_are_one_line(

@@ -5,6 +5,7 @@ Here: the tests that train for more than a few seconds; the others are in
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -56,3 +57,45 @@ def test_cv_runs_every_fold_and_reports_mean_and_std(
         config = summary_path.parent / fold["run_dir"] / "config.yaml"
         assert "fold: " + str(fold["fold"]) in config.read_text()
     assert "over 2 folds" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cv_retest_scores_each_folds_checkpoint_again_on_validation_and_test(
+    ckplus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cv --retest``: no training, each fold's own checkpoint, and ``--data.tta ten_crop``
+    reaches the validation run too (its loss is not the fit's single-image one)."""
+    config = _cv_config(tmp_path)
+    assert main(["cv", "--config", str(config), "--folds", "2", f"--data.data_dir={ckplus}"]) == 0
+    runs = Path(os.environ["FER_RUNS_DIR"]) / "ck_small"
+    (trained,) = runs.glob("*-cv")
+    args = ["cv", "--config", str(config), "--retest", str(trained), "--data.tta=ten_crop"]
+    assert main([*args, f"--data.data_dir={ckplus}"]) == 0
+    (made,) = set(runs.glob("*-cv*")) - {trained}
+    retest = json.loads((made / "cv.json").read_text())
+    assert retest["retested_from"] == str(trained)
+    assert retest["val_acc_mean"] == pytest.approx(np.mean([f["val_acc"] for f in retest["folds"]]))
+    for fold in retest["folds"]:
+        run = made / fold["run_dir"]
+        assert (run / "val" / "metrics.csv").is_file()
+        assert not (run / "checkpoints").exists(), "nothing trained"
+        assert json.loads((run / "summary.json").read_text())["tta"] == "ten_crop"
+        assert Path(fold["checkpoint"]).parent.parent == trained / fold["run_dir"]
+        with (trained / fold["run_dir"] / "metrics.csv").open() as fh:  # 1 epoch: the best
+            fit_loss = next(float(r["val/loss"]) for r in csv.DictReader(fh) if r["val/loss"])
+        assert fold["val_loss"] != pytest.approx(fit_loss, abs=1e-4)
+    assert "validation accuracy" in capsys.readouterr().out
+
+
+def test_cv_retest_refuses_a_directory_of_another_experiment(
+    ckplus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other-cv"
+    other.mkdir()
+    (other / "cv.json").write_text(json.dumps({"experiment": "someone_else", "folds": []}))
+    config = _cv_config(tmp_path)
+    args = ["cv", "--config", str(config), "--folds", "2", "--retest", str(other)]
+    assert main([*args, f"--data.data_dir={ckplus}"]) != 0
+    err = capsys.readouterr().err
+    assert "its folds are of experiment 'someone_else', not 'ck_small'" in err
+    assert not list((Path(os.environ["FER_RUNS_DIR"])).glob("ck_small/*")), "nothing written"

@@ -18,23 +18,8 @@ import yaml
 
 from fer_lightning import zoo
 from fer_lightning.inference.bundled import load_any
-from fer_lightning.models import FERClassifier
 from tests.helpers.commands import SMALL, run_cli
 from tests.helpers.fakedata import write_fer2013_folder
-
-SMALL_NET = {"widths": [8, 16], "convs_per_block": 1}
-
-
-def classifier(names: tuple[str, ...], in_chans: int = 1, widths: list[int] | None = None):
-    return FERClassifier(
-        backbone="baseline_cnn",
-        backbone_kwargs={**SMALL_NET, "widths": widths or SMALL_NET["widths"]},
-        head="mlp",
-        head_kwargs={"hidden": [12]},
-        num_classes=len(names),
-        class_names=list(names),
-        in_chans=in_chans,
-    )
 
 
 class FirstState(L.Callback):

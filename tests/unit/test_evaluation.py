@@ -299,3 +299,17 @@ def test_datamodule_ten_crop_test_loader(fer_folder: Path) -> None:
     assert x.shape == (4, 1, 48, 48)
     with pytest.raises(FERUserError, match="tta_crop_size 60"):
         FER2013DataModule(data_dir=str(fer_folder), tta="ten_crop", tta_crop_size=60)
+
+
+def test_ten_crop_reaches_the_validation_images_in_validate_only(fer_folder: Path) -> None:
+    """``fer-lightning validate --data.tta ten_crop`` scores validation as test is scored (a
+    choice of TTA made on validation); fit's validation stays one image per sample."""
+    from types import SimpleNamespace
+
+    from fer_lightning.data import FER2013DataModule
+
+    dm = FER2013DataModule(data_dir=str(fer_folder), batch_size=4, num_workers=0, tta="ten_crop")
+    for fn, crops in (("fit", False), ("validate", True), ("test", False)):
+        dm.trainer = SimpleNamespace(state=SimpleNamespace(fn=fn), world_size=1)
+        x, _ = next(iter(dm.val_dataloader()))
+        assert x.shape == ((4, 10, 1, 48, 48) if crops else (4, 1, 48, 48)), fn

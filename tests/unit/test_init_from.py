@@ -11,7 +11,6 @@ import torch
 
 from fer_lightning.data.labels import FER7
 from fer_lightning.errors import FERUserError
-from fer_lightning.models import FERClassifier
 from fer_lightning.models.init_from import (
     check_architecture,
     head_rows,
@@ -19,20 +18,7 @@ from fer_lightning.models.init_from import (
     merged_state,
 )
 from tests.helpers.fakedata import CKPLUS_CLASSES
-
-SMALL_NET = {"widths": [8, 16], "convs_per_block": 1}
-
-
-def classifier(names: tuple[str, ...], in_chans: int = 1, widths: list[int] | None = None):
-    return FERClassifier(
-        backbone="baseline_cnn",
-        backbone_kwargs={**SMALL_NET, "widths": widths or SMALL_NET["widths"]},
-        head="mlp",
-        head_kwargs={"hidden": [12]},
-        num_classes=len(names),
-        class_names=list(names),
-        in_chans=in_chans,
-    )
+from tests.helpers.tiny_models import small_classifier
 
 
 def test_match_keeps_the_rows_of_classes_with_the_same_meaning() -> None:
@@ -52,7 +38,7 @@ def test_match_keeps_the_rows_of_classes_with_the_same_meaning() -> None:
 
 def test_weights_are_copied_and_the_class_layer_row_by_row() -> None:
     torch.manual_seed(0)
-    source, target = classifier(FER7), classifier(CKPLUS_CLASSES)
+    source, target = small_classifier(FER7), small_classifier(CKPLUS_CLASSES)
     layer = last_linear(target.head)
     rows = head_rows(list(FER7), list(CKPLUS_CLASSES), "match")
     before = target.state_dict()
@@ -69,7 +55,7 @@ def test_weights_are_copied_and_the_class_layer_row_by_row() -> None:
 
 
 def test_gray_weights_go_to_rgb_as_timm_adapts_in_chans() -> None:
-    source, target = classifier(FER7, in_chans=1), classifier(FER7, in_chans=3)
+    source, target = small_classifier(FER7, in_chans=1), small_classifier(FER7, in_chans=3)
     state = merged_state(target.state_dict(), source.state_dict(), "2", {}, "src")
     key = next(k for k, v in source.state_dict().items() if v.ndim == 4)
     assert state[key].shape[1] == 3
@@ -79,10 +65,10 @@ def test_gray_weights_go_to_rgb_as_timm_adapts_in_chans() -> None:
 
 
 def test_a_state_that_does_not_fit_names_its_first_misfit_key() -> None:
-    source, target = classifier(FER7), classifier(FER7, widths=[8, 24])
+    source, target = small_classifier(FER7), small_classifier(FER7, widths=[8, 24])
     with pytest.raises(FERUserError, match=r"'backbone\.[\w.]+' is .* first tensor"):
         merged_state(target.state_dict(), source.state_dict(), "2", {}, "src")
-    deeper = classifier(FER7, widths=[8, 16, 16])
+    deeper = small_classifier(FER7, widths=[8, 16, 16])
     with pytest.raises(FERUserError, match=r"src has no 'backbone\.[\w.]+'.*first missing key"):
         merged_state(deeper.state_dict(), source.state_dict(), "2", {}, "src")
     with pytest.raises(FERUserError, match="src has 'backbone.*first unexpected key"):

@@ -128,6 +128,8 @@ def test_committed_cross_validation_equals_its_folds(cv: Path) -> None:
     accs = [f["test_accuracy"] for f in folds]
     assert summary["test_acc_mean"] == pytest.approx(np.mean(accs), abs=1e-6)
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-6)
+    pictures = {p.relative_to(cv.parent).as_posix() for p in cv.parent.glob("fold*/*.png")}
+    assert pictures and all(p.startswith("fold0/") for p in pictures), "fold 0's pictures only"
 
 
 def test_bad_paths_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
