@@ -198,3 +198,18 @@ def test_the_transfer_table_names_each_runs_start_and_regime() -> None:
     assert table is not None
     for name in ("cnn_ckplus", "ours_ckplus_scratch", "ours_ckplus_transfer"):
         assert f"| `{name}` | CKPlus `subject`" in table
+
+
+def test_the_ensemble_table_lists_each_published_ensemble_against_its_best_member() -> None:
+    text = render(COMMITTED)
+    ensembles = sorted(COMMITTED.glob("*/*/summary.json"))
+    ensembles = [p for p in ensembles if "ensemble_members" in json.loads(p.read_text())]
+    assert ensembles, "the zoo has published ensembles"
+    for path in ensembles:
+        summary = json.loads(path.read_text())
+        folder = path.parent.relative_to(COMMITTED.parent).as_posix()
+        (row,) = [line for line in text.splitlines() if line.endswith(f"{folder}` |")]
+        best = max(summary["ensemble_members"], key=lambda m: m["test_accuracy"])
+        assert f"**{100 * summary['test_accuracy']:.2f} %**" in row
+        assert f"{100 * best['test_accuracy']:.2f} % (`{best['run']}`)" in row
+        assert f"| {best['p_value']:.3g} |" in row
