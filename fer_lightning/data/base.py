@@ -525,6 +525,8 @@ class FERDataModule(L.LightningDataModule):
         images when they are evaluated on their own (``fer-lightning validate``: so that a
         choice of TTA can be made on validation data). Fit's validation stays one image each:
         its checkpoint choice and its cost do not change with ``data.tta``."""
+        if self.tta == "none":
+            return False
         if stage in ("test", "predict"):
             return True
         trainer = getattr(self, "trainer", None)
