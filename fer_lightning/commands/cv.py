@@ -56,16 +56,14 @@ def run_folds(
 
 
 def retest_folds(
-    experiment: str, folds: int, extra: list[str], cv_dir: Path, source: Path
+    experiment: str, trained: list[tuple[Path, Path]], extra: list[str], cv_dir: Path
 ) -> list[dict[str, Any]]:
-    """Validate and test each fold's best checkpoint of the cross-validation ``source`` with
-    the fold's own recorded config and the ``extra`` options, into ``cv_dir``'s folds."""
+    """Validate and test each fold's best checkpoint (``trained``: each fold's recorded config
+    and checkpoint, :func:`retest_source`) with the ``extra`` options, into ``cv_dir``'s folds."""
     results = []
-    for fold in range(folds):
-        trained = layout.fold_dir(source, fold)
-        ckpt = layout.best_checkpoint(trained)
+    for fold, (config, ckpt) in enumerate(trained):
         run_dir = layout.fold_dir(cv_dir, fold)
-        args = ["--config", str(layout.config_of(trained)), f"--ckpt_path={ckpt}", *extra]
+        args = ["--config", str(config), f"--ckpt_path={ckpt}", *extra]
         val = evaluate("validate", experiment, args, layout.val_dir(run_dir), ("acc", "loss"))
         test = evaluate("test", experiment, args, run_dir, ("acc", "f1_macro"))
         results.append(
@@ -78,9 +76,10 @@ def retest_folds(
     return results
 
 
-def retest_source(source: Path, experiment: str, folds: int | None) -> int:
-    """The number of folds of ``--retest``'s cross-validation directory (``--folds``, where
-    given, must agree), checked: the experiment's, every fold with its config."""
+def retest_source(source: Path, experiment: str, folds: int | None) -> list[tuple[Path, Path]]:
+    """Each fold's recorded config and best checkpoint in ``--retest``'s cross-validation
+    directory, checked before anything runs: the experiment's, every fold complete, as many
+    folds as ``--folds`` where given."""
     record = source / layout.CV_JSON
     if not record.is_file():
         raise FERUserError(f"--retest {source}: no {layout.CV_JSON} (not a 'cv' directory)")
@@ -91,16 +90,24 @@ def retest_source(source: Path, experiment: str, folds: int | None) -> int:
             f"not '{experiment}'"
         )
     held = len(cv.get("folds", []))
+    if not held:
+        raise FERUserError(f"--retest {source}: its {layout.CV_JSON} lists no folds")
     if folds is not None and folds != held:
         raise FERUserError(f"--folds {folds}: --retest {source} holds {held} folds")
-    configs = [layout.config_of(layout.fold_dir(source, f)) for f in range(held)]
-    missing = [f for f, config in enumerate(configs) if not config.is_file()]
-    if missing or not held:
-        raise FERUserError(
-            f"--retest {source}: fold {missing[0] if missing else 0} of {held} has no "
-            f"{layout.fold_dir(source, missing[0] if missing else 0).name}/{layout.CONFIG_YAML}"
-        )
-    return held
+    trained = []
+    for fold in range(held):
+        config = layout.config_of(layout.fold_dir(source, fold))
+        if not config.is_file():
+            raise FERUserError(f"--retest {source}: fold {fold} has no {config.name}")
+        try:
+            trained.append((config, layout.best_checkpoint(config.parent)))
+        except FERUserError:  # its own sentence names a --ckpt option that cv does not have
+            ckpts = layout.checkpoints_dir(config.parent)
+            raise FERUserError(
+                f"--retest {source}: fold {fold} has no best checkpoint in {ckpts} (a "
+                "published cross-validation keeps none: retest the one in runs/)"
+            ) from None
+    return trained
 
 
 def main(argv: list[str]) -> int:
@@ -130,12 +137,13 @@ def main(argv: list[str]) -> int:
     experiment = fit.name
     source = args.retest
     if source:
-        folds = retest_source(source, experiment, args.folds)
+        trained = retest_source(source, experiment, args.folds)
+        folds = len(trained)
     else:
         folds = fold_count(path, fit.config.data, args.folds)
     with layout.group_dir(experiment, "cv") as cv_dir:
         if source:
-            results = retest_folds(experiment, folds, extra, cv_dir, source)
+            results = retest_folds(experiment, trained, extra, cv_dir)
             summary = summarize(experiment, "folds", results, ("val_acc", "val_loss", "test_acc"))
             summary["retested_from"] = str(source)
             summary["options"] = extra

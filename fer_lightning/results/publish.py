@@ -63,19 +63,6 @@ def fold_suffixes(fold: int) -> set[str]:
     return KEEP_SUFFIXES if fold == 0 else KEEP_SUFFIXES - {".png"}
 
 
-def drop_fold_pictures(cv_dir: Path) -> int:
-    """Bring a cross-validation published before :func:`fold_suffixes` in line with it:
-    remove what its folds would not have been given; the bytes freed."""
-    freed = 0
-    for fold in layout.fold_dirs(cv_dir):
-        keep = fold_suffixes(layout.fold_index(fold))
-        for path in fold.iterdir():
-            if path.is_file() and path.suffix in KEEP_SUFFIXES - keep:
-                freed += path.stat().st_size
-                path.unlink()
-    return freed
-
-
 def _sweep_runs(sweep_dir: Path) -> list[Path]:
     """The runs of a finished sweep directory; an unfinished or unrecorded one is refused."""
     if not (sweep_dir / layout.SWEEP_YAML).is_file():

@@ -99,3 +99,20 @@ def test_cv_retest_refuses_a_directory_of_another_experiment(
     err = capsys.readouterr().err
     assert "its folds are of experiment 'someone_else', not 'ck_small'" in err
     assert not list((Path(os.environ["FER_RUNS_DIR"])).glob("ck_small/*")), "nothing written"
+
+
+def test_cv_retest_refuses_folds_without_a_checkpoint_before_running_any(
+    ckplus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A published cross-validation keeps no checkpoints: refused before fold 0 is scored."""
+    published = tmp_path / "published-cv"
+    for fold in (0, 1):
+        (published / f"fold{fold}").mkdir(parents=True)
+        (published / f"fold{fold}" / "config.yaml").write_text("seed_everything: 0\n")
+    (published / "cv.json").write_text(json.dumps({"experiment": "ck_small", "folds": [{}, {}]}))
+    config = _cv_config(tmp_path)
+    args = ["cv", "--config", str(config), "--retest", str(published)]
+    assert main([*args, f"--data.data_dir={ckplus}"]) != 0
+    err = capsys.readouterr().err
+    assert "fold 0 has no best checkpoint" in err and "Traceback" not in err
+    assert not list((Path(os.environ["FER_RUNS_DIR"])).glob("ck_small/*")), "nothing written"
