@@ -10,12 +10,14 @@ same kind; every fold keeps its numbers, report, confusion matrices and predicti
 A sweep directory (``results.csv``,
 ``results.md``, the sweep file) is copied with each of its runs, but without their pictures: a
 sweep's table is the picture, and twenty runs' PNGs would weigh more than everything else in
-``results/``. Nothing is edited on the way: the tables are generated from these copies
-(:mod:`fer_lightning.results.tables`).
+``results/``. Nothing is edited on the way but the links of ``report.md`` to pictures left out,
+which become a sentence saying so (:func:`unlink_pictures`); the tables are generated from these
+copies (:mod:`fer_lightning.results.tables`).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -43,6 +45,23 @@ SWEEP_FILES = (
 )
 
 
+#: A markdown picture on a line of its own, as the report writes them.
+PICTURE_LINE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<target>[^)\s]+\.png)\)\s*$")
+
+
+def unlink_pictures(report: str, folder: Path) -> str:
+    """``report`` (a report.md) with each picture line whose file is not in ``folder`` replaced by
+    a line saying it was not kept: no link in ``results/`` points at nothing. (``fer-lightning
+    report FOLDER --from-predictions --out DIR`` draws all but the Grad-CAM picture again.)"""
+    lines = []
+    for line in report.splitlines():
+        match = PICTURE_LINE.match(line)
+        if match and not (folder / match["target"]).is_file():
+            line = f"*({match['alt']}: `{match['target']}`, not kept in `results/` for this run)*"
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if report.endswith("\n") else "")
+
+
 def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> list[str]:
     if not (run_dir / layout.DIVERGED_TXT).is_file():  # a diverged sweep run has no report
         read_summary(run_dir)  # a run without its report is not a result yet
@@ -55,6 +74,9 @@ def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> 
             skipped.append(f"{path.name} ({path.stat().st_size:,} bytes)")
             continue
         shutil.copy2(path, dest / path.name)
+    report = dest / layout.REPORT_MD
+    if report.is_file():
+        report.write_text(unlink_pictures(report.read_text(), dest))
     return skipped
 
 

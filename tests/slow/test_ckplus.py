@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from fer_lightning.main import main
+from fer_lightning.results.publish import publish
 from tests.helpers.fakedata import write_ckplus
 
 SUBJECTS, FRAMES, FOLDS = 6, 3, 3
@@ -57,6 +58,12 @@ def test_cv_runs_every_fold_and_reports_mean_and_std(
         config = summary_path.parent / fold["run_dir"] / "config.yaml"
         assert "fold: " + str(fold["fold"]) in config.read_text()
     assert "over 2 folds" in capsys.readouterr().out
+    published = publish(summary_path.parent, "cv2", tmp_path / "results")
+    assert {p.parent.name for p in published.glob("fold*/*.png")} == {"fold0"}
+    first, second = ((published / f"fold{i}" / "report.md").read_text() for i in (0, 1))
+    assert "](confusion_matrix.png)" in first
+    assert "](confusion_matrix.png)" not in second  # no link to a picture not published
+    assert "`confusion_matrix.png`, not kept in `results/`" in second
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.main import main
 from fer_lightning.results.markdown import training_time
-from fer_lightning.results.publish import publish
+from fer_lightning.results.publish import PICTURE_LINE, publish, unlink_pictures
 from fer_lightning.results.tables import (
     load_results,
     own_experiments,
@@ -130,6 +130,28 @@ def test_committed_cross_validation_equals_its_folds(cv: Path) -> None:
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-6)
     pictures = {p.relative_to(cv.parent).as_posix() for p in cv.parent.glob("fold*/*.png")}
     assert pictures and all(p.startswith("fold0/") for p in pictures), "fold 0's pictures only"
+
+
+def test_every_committed_report_links_only_pictures_it_has() -> None:
+    dangling = [
+        f"{report.relative_to(COMMITTED)}: {m['target']}"
+        for report in COMMITTED.glob("**/report.md")
+        for m in map(PICTURE_LINE.match, report.read_text().splitlines())
+        if m and not (report.parent / m["target"]).is_file()
+    ]
+    assert not dangling, dangling[:5]
+
+
+def test_a_picture_left_out_is_said_not_linked(tmp_path: Path) -> None:
+    (tmp_path / "roc.png").write_bytes(b"png")
+    report = "# r\n\n![ROC curves](roc.png)\n\n![confusion matrix](confusion_matrix.png)\n"
+    out = unlink_pictures(report, tmp_path).splitlines()
+    assert out[2] == "![ROC curves](roc.png)"  # kept: still linked
+    assert (
+        out[4]
+        == "*(confusion matrix: `confusion_matrix.png`, not kept in `results/` for this run)*"
+    )
+    assert unlink_pictures(report, tmp_path).endswith("\n")
 
 
 def test_bad_paths_are_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
