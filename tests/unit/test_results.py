@@ -130,6 +130,8 @@ def test_committed_cross_validation_equals_its_folds(cv: Path) -> None:
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-6)
     pictures = {p.relative_to(cv.parent).as_posix() for p in cv.parent.glob("fold*/*.png")}
     assert pictures and all(p.startswith("fold0/") for p in pictures), "fold 0's pictures only"
+    weights = {p.parent.name for p in cv.parent.glob("fold*/model.safetensors")}
+    assert weights <= {"fold0"}, "a cross-validation keeps at most fold 0's weights"
 
 
 def test_every_committed_report_links_only_pictures_it_has() -> None:
