@@ -375,6 +375,7 @@ OWN_COLUMNS = (
     "training",
     "hardware, precision",
     "recipe",
+    "result folder",  # tells apart the runs of one recipe (another seed, a ten-crop test)
 )
 
 
@@ -435,7 +436,7 @@ def own_table(results: list[Result]) -> str | None:
         *[_to_beat(data_class) for data_class in data_classes],
         "",
         markdown_row(list(OWN_COLUMNS)),
-        markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 3),
+        markdown_row(["---"] * 3 + ["---:"] * 3 + ["---"] * 4),
     ]
     for name in names:
         mine = [r for r in results if r.experiment == name and not r.cross_dataset]
@@ -452,6 +453,7 @@ def own_table(results: list[Result]) -> str | None:
                         "",
                         "",
                         "",
+                        "",
                     ]
                 )
             )
@@ -459,7 +461,7 @@ def own_table(results: list[Result]) -> str | None:
             count = r.summary.get("parameters")
             cells = [f"`{name}`", protocol(r), r.summary.get("model", "?")]
             cells += [f"{count:,}" if count else "—", ours(r), new_faces(r)]
-            cells += [training(r), machine(r), recipe(r)]
+            cells += [training(r), machine(r), recipe(r), f"`results/{r.experiment}/{r.path.name}`"]
             lines.append(markdown_row(cells))
     return "\n".join(lines)
 
