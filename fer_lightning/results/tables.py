@@ -144,6 +144,12 @@ def new_faces(result: Result) -> str:
     )
 
 
+def result_folder(result: Result) -> str:
+    """The result's folder as a reader finds it in the repository (the last column of the
+    tables that list several results of one experiment)."""
+    return f"`results/{result.experiment}/{result.path.name}`"
+
+
 def training(result: Result) -> str:
     runs = (
         [layout.fold_dir(result.path, f["fold"]) for f in result.cv["folds"]]
@@ -299,7 +305,7 @@ def cross_dataset_table(results: list[Result]) -> str | None:
                     protocol(r),
                     ", ".join(shared) if isinstance(shared, list) else str(shared),
                     ours(r),
-                    f"`{r.path.as_posix()}`",
+                    result_folder(r),
                 ]
             )
         )
@@ -348,7 +354,7 @@ def ensemble_table(results: list[Result]) -> str | None:
                     new_faces(r),
                     f"{pct(best['test_accuracy'])} (`{best['run']}`)",
                     f"{best['p_value']:.3g}",
-                    f"`{r.path.as_posix()}`",
+                    result_folder(r),
                 ]
             )
         )
@@ -461,7 +467,7 @@ def own_table(results: list[Result]) -> str | None:
             count = r.summary.get("parameters")
             cells = [f"`{name}`", protocol(r), r.summary.get("model", "?")]
             cells += [f"{count:,}" if count else "—", ours(r), new_faces(r)]
-            cells += [training(r), machine(r), recipe(r), f"`results/{r.experiment}/{r.path.name}`"]
+            cells += [training(r), machine(r), recipe(r), result_folder(r)]
             lines.append(markdown_row(cells))
     return "\n".join(lines)
 
@@ -522,7 +528,7 @@ def transfer_table(results: list[Result]) -> str | None:
                 describe_regime(r.config),
             ]
             cells += [ours(r), new_faces(r), per_fold(r), training(r), machine(r)]
-            cells.append(f"`results/{r.experiment}/{r.path.name}`")
+            cells.append(result_folder(r))
             parts.append(markdown_row(cells))
     return "\n".join(parts)
 
