@@ -3,7 +3,8 @@
 ``python notebooks/run.py [NAME ...]`` runs the named notebooks (default: all of
 :data:`NOTEBOOKS`) in a Jupyter kernel of this very Python, one after the other, and writes each
 back in place, so that it reads on GitHub without running. They read the data under
-``$FER_DATA_DIR`` and the published records in ``results/``. ``FER_NOTEBOOK_SMALL=1`` makes them
+``$FER_DATA_DIR`` and the published records in ``results/`` (never this machine's ``runs/``:
+:data:`PUBLISHED`). ``FER_NOTEBOOK_SMALL=1`` makes them
 pick small inputs (what CI runs, ``tests/slow/test_notebooks.py``); ``--check`` executes without
 writing. A cell that raises stops the run with that cell's error (exit status 1).
 """
@@ -37,6 +38,10 @@ QUIET = {
     "WANDB_MODE": "offline",
     "WANDB_SILENT": "true",
 }
+#: What the saved notebooks read instead of this machine's own files, so that they read the same
+#: on any clone: the results notebook's last section ("your own runs", default ``runs/``) draws
+#: the published runs of one recipe. Set ``FER_RESULTS_RUNS`` to draw yours.
+PUBLISHED = {"FER_RESULTS_RUNS": "results/ours_fer2013"}
 
 
 def kernel_dir(root: Path) -> Path:
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
             [str(jupyter), *filter(None, [os.environ.get("JUPYTER_PATH")])]
         )
-        for key, value in QUIET.items():
+        for key, value in {**QUIET, **PUBLISHED}.items():
             os.environ.setdefault(key, value)
         for name in args.names or NOTEBOOKS:
             path = HERE / f"{name}.ipynb"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import struct
 import sys
 import zlib
@@ -20,7 +19,7 @@ from PIL import Image
 
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.inference.detect import Box
-from fer_lightning.main import main
+from tests.helpers.recognizing import iou, recognize
 from tests.helpers.tiny_models import fit_tiny
 
 ASTRONAUT = Path(__import__("skimage").__file__).parent / "data" / "astronaut.png"
@@ -31,22 +30,6 @@ ASTRONAUT_FACE = Box(175, 65, 97, 97)
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fit_tiny(tmp_path_factory.mktemp("tiny"))
-
-
-def recognize(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, list[dict], list[str]]:
-    """Exit code, JSON records and error lines of ``fer-lightning recognize ARGS``."""
-    capsys.readouterr()
-    rc = main(["recognize", *args])
-    out, err = capsys.readouterr()
-    records = [json.loads(line) for line in out.splitlines()]
-    errors = [line for line in err.splitlines() if line.startswith("fer-lightning: error:")]
-    return rc, records, errors
-
-
-def iou(a: Box, b: Box) -> float:
-    w = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    h = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    return w * h / (a.w * a.h + b.w * b.h - w * h)
 
 
 def save(path: Path, rgb: np.ndarray) -> Path:

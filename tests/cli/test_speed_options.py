@@ -9,21 +9,11 @@ from pathlib import Path
 
 import torch
 
-from tests.helpers.commands import run_cli
-
-FAST = [
-    "fit",
-    "--exp",
-    "baseline_fer2013",
-    "--trainer.fast_dev_run=true",
-    "--data.batch_size=4",
-    "--data.num_workers=0",
-    "--trainer.enable_progress_bar=false",
-]
+from tests.helpers.commands import FAST_DEV, run_cli
 
 
 def test_channels_last_trains_and_stores_nhwc(fer_folder: Path) -> None:
-    cli = run_cli([*FAST, f"--data.data_dir={fer_folder}", "--model.channels_last=true"])
+    cli = run_cli([*FAST_DEV, f"--data.data_dir={fer_folder}", "--model.channels_last=true"])
     convs = [m.weight for m in cli.model.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
     assert all(torch.isfinite(p).all() for p in cli.model.parameters())

@@ -24,22 +24,9 @@ from fer_lightning.run import layout
 from fer_lightning.sweep_grid import label, load_sweep, run_args
 from tests.helpers.commands import SMALL
 from tests.helpers.paths import REPO
+from tests.helpers.sweeps import SWEEP_FILE, keep_rows, read_rows
 
-SWEEP_FILE = REPO / "experiments/sweeps/cnn_fer2013_optim.yaml"
 COMMITTED = REPO / "results"
-
-
-def _rows(out: Path) -> list[dict[str, str]]:
-    with (out / layout.RESULTS_CSV).open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _keep_rows(out: Path, keep: list[dict[str, str]]) -> None:
-    """Rewrite results.csv with only ``keep``, as if the sweep had stopped after them."""
-    with (out / layout.RESULTS_CSV).open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(keep[0]))
-        writer.writeheader()
-        writer.writerows(keep)
 
 
 # ------------------------------------------------------------------------- the sweep file
@@ -156,11 +143,11 @@ def test_publish_refuses_an_unfinished_or_unrecorded_sweep(tmp_path: Path) -> No
     parent = tmp_path / "sweeps"
     parent.mkdir()
     out = _fake_sweep(parent, {"optimizer.lr": [0.1, 0.01]})
-    rows = _rows(out)
-    _keep_rows(out, rows[:1])
+    rows = read_rows(out)
+    keep_rows(out, rows[:1])
     with pytest.raises(FERUserError, match="1 of 2 runs finished; publish it once"):
         publish(out, "x", tmp_path / "results")
-    _keep_rows(out, rows)
+    keep_rows(out, rows)
     (out / layout.SWEEP_YAML).unlink()
     with pytest.raises(FERUserError, match="without sweep.yaml"):
         publish(out, "x", tmp_path / "results")

@@ -16,6 +16,18 @@ SMALL = [
 ]
 
 
+#: One batch of training, validation and test (``fast_dev_run``) of the baseline, no workers.
+FAST_DEV = [
+    "fit",
+    "--exp",
+    "baseline_fer2013",
+    "--trainer.fast_dev_run=true",
+    "--data.batch_size=4",
+    "--data.num_workers=0",
+    "--trainer.enable_progress_bar=false",
+]
+
+
 def fit_args(data_root: Path, *extra: str) -> list[str]:
     """``fit`` of the baseline on a generated dataset, a few batches per epoch."""
     return ["fit", "--exp", "baseline_fer2013", f"--data.data_dir={data_root}", *SMALL, *extra]

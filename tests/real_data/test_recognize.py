@@ -4,7 +4,6 @@ Here: the tests on the real dataset; the others are in ``tests/cli/test_recogniz
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -13,8 +12,8 @@ import pytest
 from PIL import Image
 
 from fer_lightning.inference.detect import Box
-from fer_lightning.main import main
 from tests.helpers.realdata import REAL_FER2013
+from tests.helpers.recognizing import iou, recognize
 from tests.helpers.tiny_models import fit_tiny
 
 #: Frontal FER2013 PrivateTest faces, two per class but disgust (it has few frontal ones),
@@ -46,22 +45,6 @@ real_data = [
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fit_tiny(tmp_path_factory.mktemp("tiny"))
-
-
-def recognize(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, list[dict], list[str]]:
-    """Exit code, JSON records and error lines of ``fer-lightning recognize ARGS``."""
-    capsys.readouterr()
-    rc = main(["recognize", *args])
-    out, err = capsys.readouterr()
-    records = [json.loads(line) for line in out.splitlines()]
-    errors = [line for line in err.splitlines() if line.startswith("fer-lightning: error:")]
-    return rc, records, errors
-
-
-def iou(a: Box, b: Box) -> float:
-    w = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    h = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    return w * h / (a.w * a.h + b.w * b.h - w * h)
 
 
 def fer_canvas(side: int, scale: int = 1) -> tuple[np.ndarray, list[Box]]:

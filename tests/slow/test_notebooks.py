@@ -9,7 +9,6 @@ splits into five folds by person). A cell that raises fails the test.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -18,14 +17,11 @@ from PIL import Image
 
 from fer_lightning.data.labels import FER7
 from tests.helpers.fakedata import ferplus_rows, write_ckplus, write_ferplus
+from tests.helpers.notebook_runner import run
 from tests.helpers.paths import REPO
 
 pytestmark = pytest.mark.slow  # a Jupyter kernel each, importing torch
 
-_spec = importlib.util.spec_from_file_location("notebooks_run", REPO / "notebooks" / "run.py")
-assert _spec is not None and _spec.loader is not None
-run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run)
 
 #: Per notebook: text its outputs must hold, and the least number of pictures.
 EXPECTED: dict[str, tuple[list[str], int]] = {
@@ -74,7 +70,7 @@ def small_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "FER_DATA_DIR": str(write_small_data(tmp / "data")),
         "FER_CACHE_DIR": str(tmp / "cache"),
         "FER_PHOTOS_DIR": str(tmp / "no-photos"),  # the photos inside installed packages only
-        "FER_RESULTS_RUNS": "results/ours_fer2013",  # published runs stand for your own
+        **run.PUBLISHED,  # published runs stand for your own
         "FER_NOTEBOOK_SMALL": "1",
         "JUPYTER_PATH": str(run.kernel_dir(tmp / "jupyter")),
         **run.QUIET,

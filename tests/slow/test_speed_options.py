@@ -12,17 +12,7 @@ import pytest
 import torch
 
 from fer_lightning.models.classifier import FERClassifier
-from tests.helpers.commands import run_cli
-
-FAST = [
-    "fit",
-    "--exp",
-    "baseline_fer2013",
-    "--trainer.fast_dev_run=true",
-    "--data.batch_size=4",
-    "--data.num_workers=0",
-    "--trainer.enable_progress_bar=false",
-]
+from tests.helpers.commands import FAST_DEV, run_cli
 
 
 @pytest.mark.slow
@@ -40,6 +30,6 @@ def test_compile_keeps_parameter_names_and_runs_a_step(
     monkeypatch.setattr(
         torch.nn.Module, "compile", lambda self, **kw: original(self, backend="eager")
     )
-    cli = run_cli([*FAST, f"--data.data_dir={fer_folder}", "--model.compile=true"])
+    cli = run_cli([*FAST_DEV, f"--data.data_dir={fer_folder}", "--model.compile=true"])
     assert cli.model.backbone._compiled_call_impl is not None
     assert cli.trainer.global_step == 1

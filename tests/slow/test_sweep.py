@@ -7,7 +7,6 @@ Here: the tests that train for more than a few seconds; the others are in
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -20,22 +19,7 @@ from fer_lightning.results.publish import publish
 from fer_lightning.results.tables import render
 from fer_lightning.run import layout
 from tests.helpers.commands import SMALL
-from tests.helpers.paths import REPO
-
-SWEEP_FILE = REPO / "experiments/sweeps/cnn_fer2013_optim.yaml"
-
-
-def _rows(out: Path) -> list[dict[str, str]]:
-    with (out / layout.RESULTS_CSV).open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _keep_rows(out: Path, keep: list[dict[str, str]]) -> None:
-    """Rewrite results.csv with only ``keep``, as if the sweep had stopped after them."""
-    with (out / layout.RESULTS_CSV).open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(keep[0]))
-        writer.writeheader()
-        writer.writerows(keep)
+from tests.helpers.sweeps import SWEEP_FILE, keep_rows, read_rows
 
 
 # ------------------------------------------------------------------------- a real sweep
@@ -62,7 +46,7 @@ def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path)
     assert "--trainer.max_epochs=1" in record["extra"]
     assert (swept / layout.SWEEP_YAML).is_file()
     assert (swept / "command.txt").read_text().startswith("fer-lightning sweep ")
-    rows = _rows(swept)
+    rows = read_rows(swept)
     assert sorted(Path(r["run_dir"]).name for r in rows) == [
         "00-optimizer=Adam,lr=0.01",
         "01-optimizer=AMSGrad,lr=0.01",
@@ -90,8 +74,8 @@ def test_a_sweep_runs_each_combination_and_tabulates_its_runs_files(swept: Path)
 def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
     swept: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    first, second = sorted(Path(r["run_dir"]) for r in _rows(swept))
-    first_row = [r for r in _rows(swept) if Path(r["run_dir"]) == first]
+    first, second = sorted(Path(r["run_dir"]) for r in read_rows(swept))
+    first_row = [r for r in read_rows(swept) if Path(r["run_dir"]) == first]
     first_commands = (first / "command.txt").read_text()
 
     def resume(fresh: bool = False) -> list[str]:
@@ -106,7 +90,7 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
         assert planned[0] == f"# kept: {first}" and len(planned) == 2
         assert sorted(p.name for p in second.rglob("*")) == before
         assert main(["sweep", "--resume", str(swept)]) == 0
-        assert sorted(Path(r["run_dir"]) for r in _rows(swept)) == [first, second]
+        assert sorted(Path(r["run_dir"]) for r in read_rows(swept)) == [first, second]
         assert (first / "command.txt").read_text() == first_commands  # kept, not run again
         assert (second / "summary.json").is_file()
         commands = (second / "command.txt").read_text().splitlines()
@@ -114,7 +98,7 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
         return commands
 
     # Stopped while training (no timing.json: fit never ended): fit resumes from last.ckpt.
-    _keep_rows(swept, first_row)
+    keep_rows(swept, first_row)
     (second / "summary.json").unlink()
     (second / "timing.json").unlink()
     commands = resume()
@@ -124,13 +108,13 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
     assert last_line == f"fer-lightning sweep --resume {swept}"
 
     # Trained, stopped before its report: only its test runs, on the checkpoint it chose.
-    _keep_rows(swept, first_row)
+    keep_rows(swept, first_row)
     (second / "summary.json").unlink()
     commands = resume()
     assert commands[-1].startswith("fer-lightning test ") and "best-epoch000.ckpt" in commands[-1]
 
     # Stopped before its first checkpoint: it starts again from nothing.
-    _keep_rows(swept, first_row)
+    keep_rows(swept, first_row)
     for path in [second / "summary.json", second / "timing.json"]:
         path.unlink()
     for path in (second / "checkpoints").iterdir():
@@ -160,7 +144,7 @@ def test_a_diverged_run_is_a_result_and_the_sweep_goes_on(
     args = [f"--data.data_dir={fer_folder}", *SMALL, "--trainer.max_epochs=1"]
     assert main(["sweep", str(path), *args]) == 0
     (out,) = (Path(os.environ["FER_RUNS_DIR"]) / "sweeps" / "nan").iterdir()
-    rows = _rows(out)
+    rows = read_rows(out)
     assert [r["stopped"] for r in rows] == ["", "diverged"]  # diverged last, never chosen
     diverged = Path(rows[1]["run_dir"])
     assert "became NaN" in (diverged / layout.DIVERGED_TXT).read_text()
@@ -178,7 +162,7 @@ def test_a_published_sweep_keeps_its_runs_and_shows_as_a_grid(swept: Path, tmp_p
     assert {"results.csv", "results.md", "sweep.yaml", "sweep.json"} <= {
         p.name for p in dest.iterdir()
     }
-    for row in _rows(dest):
+    for row in read_rows(dest):
         run = dest / Path(row["run_dir"]).name
         names = {p.name for p in run.iterdir()}
         assert {"summary.json", "metrics.csv", "config.yaml", "predictions.npz"} <= names
@@ -189,7 +173,7 @@ def test_a_published_sweep_keeps_its_runs_and_shows_as_a_grid(swept: Path, tmp_p
     assert "2 of 2 runs with `" in text and "1 epoch each" in text
     assert "tested on part of the test set" in text  # SMALL limits the test batches
     assert "| optimizer \\ optimizer.lr | 0.01 |" in text
-    best = _rows(dest)[0]
+    best = read_rows(dest)[0]
     grid_row = f"| {best['optimizer'].rsplit('.', 1)[-1]} | **"
     line = next(line for line in text.splitlines() if line.startswith(grid_row))
     assert f"{100 * float(best['test/acc']):.2f} %" in line
