@@ -23,6 +23,8 @@ from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from fer_lightning.data import registry
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
+from fer_lightning.data.distill import distill_targets
+from fer_lightning.data.distill import parse as parse_distill
 from fer_lightning.data.labels import canonical
 from fer_lightning.data.sampling import EpochSampler, ResumableLoader
 from fer_lightning.data.splits import stratified_order
@@ -172,6 +174,7 @@ class FERDataModule(L.LightningDataModule):
         tta_crop_size: int | None = None,
         robust_augment: dict[str, float] | None = None,
         classes: list[str] | None = None,
+        distill: dict[str, Any] | None = None,
     ) -> None:
         """
         Args:
@@ -205,6 +208,11 @@ class FERDataModule(L.LightningDataModule):
                 set's images of those classes. Any synonym spelling is accepted (``angry`` for
                 CK+'s ``anger``); the dataset's own spelling is kept. The model, report,
                 metrics and bundle get the subset's class names (:attr:`class_names`).
+            distill: train on targets that mix each image's label with what teacher models
+                say of it (:mod:`fer_lightning.data.distill`): ``{teachers: [MODEL, ...],
+                weight: 0.5, temperature: 1.0}``, each MODEL a zoo name, checkpoint or bundled
+                weights file; the teachers evaluate the training images once, before
+                training. Validation and test keep their labels. Off by default.
         """
         super().__init__()
         check_settings(
@@ -218,6 +226,8 @@ class FERDataModule(L.LightningDataModule):
         )
         resolve_augment(augment)  # fail at config time, not after loading the data
         robust_specs(robust_augment)
+        self.distill = parse_distill(distill)
+        self._distilled: np.ndarray | None = None
         self.save_hyperparameters()
         self.data_dir = data_dir
         self.batch_size = batch_size
@@ -445,10 +455,10 @@ class FERDataModule(L.LightningDataModule):
         height, width = data.images.shape[1:3]
         native = height if height == width else None
         pipeline = self.pipeline(train, native)
-        use_targets = train and data.targets is not None
+        use_targets = train and (data.targets is not None or self.distill is not None)
         dataset = ArrayDataset(
             data.images,
-            data.targets if use_targets else data.labels,
+            self._training_targets() if use_targets else data.labels,
             pipeline,
             self.channels,
             sample=use_targets and self.sample_targets,
@@ -460,6 +470,19 @@ class FERDataModule(L.LightningDataModule):
         if train and (crop := train_ten_crop(self.augment, self.image_size)):
             return TenCropDataset(dataset, crop, self.image_size)  # each crop is a sample
         return dataset
+
+    def _training_targets(self) -> np.ndarray:
+        """The training split's float targets: its own (FER+'s votes), mixed with the
+        teachers' when ``distill`` is set (computed once per datamodule)."""
+        data = self._split("train")
+        if self.distill is None:
+            assert data.targets is not None
+            return data.targets
+        if self._distilled is None:
+            self._distilled = distill_targets(
+                self.distill, data.images, data.labels, self.class_names, data.targets
+            )
+        return self._distilled
 
     def train_sampler(self) -> WeightedRandomSampler:
         """Samples training items with probability proportional to their class weight."""

@@ -240,6 +240,13 @@ class FERClassifier(L.LightningModule):
             and self.trainer.strategy.root_device.type == "cpu"
         ):
             self._use_channels_last()
+        if stage == "fit" and self.hparams.get("loss") == "multi_target":
+            dm = getattr(self.trainer, "datamodule", None)
+            if getattr(dm, "distill", None) is not None:
+                raise FERUserError(
+                    "model.loss multi_target takes target sets, not the mixed distributions "
+                    "of data.distill (every class would be a target); use cross_entropy"
+                )
         if stage == "fit" and self.hparams.class_weights:
             dm = getattr(self.trainer, "datamodule", None)
             if dm is None or not hasattr(dm, "class_weights"):
