@@ -38,7 +38,7 @@ from fer_lightning.data.base import FERDataModule
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation import crossdataset
 from fer_lightning.inference.safe_load import safe_load
-from fer_lightning.models.classifier import FERClassifier
+from fer_lightning.models.classifier import FERClassifier, check_loss
 from fer_lightning.models.regimes import keep_trainable
 from fer_lightning.paths import check_name
 from fer_lightning.precision import auto_precision
@@ -96,6 +96,7 @@ class FERLightningCLI(HookedLightningCLI):
                 from fer_lightning.models.init_from import check_source
 
                 check_source(config.get("model"))
+                _check_distill_loss(config.get("model"), config.get("data"))
             if subcommand == "fit" and not config.get("optimizer"):
                 configs = ", ".join(str(c) for c in config.get("config") or []) or "the config"
                 raise FERUserError(
@@ -383,3 +384,10 @@ if __name__ == "__main__":  # 'python -m fer_lightning.cli ...' (older scripts):
     import runpy
 
     runpy.run_module("fer_lightning", run_name="__main__")
+
+
+def _check_distill_loss(model: Any, data: Any) -> None:
+    """The model's loss against ``data.distill``, from the parsed config (before any run)."""
+    init_args = data.get("init_args") if data is not None and hasattr(data, "get") else None
+    distill = init_args.get("distill") if init_args is not None else None
+    check_loss(model.get("loss") if model is not None else None, distill)

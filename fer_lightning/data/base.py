@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from fer_lightning.data import registry
 from fer_lightning.data.dataset import ArrayDataset, seed_worker_transform
-from fer_lightning.data.distill import distill_targets
+from fer_lightning.data.distill import check_teachers, distill_targets
 from fer_lightning.data.distill import parse as parse_distill
 from fer_lightning.data.labels import canonical
 from fer_lightning.data.sampling import EpochSampler, ResumableLoader
@@ -256,6 +256,7 @@ class FERDataModule(L.LightningDataModule):
         self.dataset_classes: tuple[str, ...] = ()
         self.label_map: np.ndarray | None = None
         self._select_classes()
+        check_teachers(self.distill, self.class_names)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -67,6 +68,8 @@ def parse(settings: Mapping[str, Any] | None) -> DistillSettings | None:
             "data.distill.teachers must list one or more FER models (zoo names, checkpoints "
             f"or .safetensors files), got {teachers!r}"
         )
+    for teacher in teachers:
+        _resolve(teacher)  # fail at config time, not after the data is loaded
     weight = settings.get("weight", 0.5)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:
         raise FERUserError(
@@ -84,6 +87,34 @@ def parse(settings: Mapping[str, Any] | None) -> DistillSettings | None:
     return DistillSettings(tuple(teachers), float(weight), float(temperature))
 
 
+def describe(settings: Mapping[str, Any] | None, names: bool = False) -> str | None:
+    """``data.distill`` as a phrase for the tables (None when off); ``names``: list the
+    teachers instead of counting them."""
+    if not settings:
+        return None
+    teachers = settings.get("teachers") or []
+    teachers = [teachers] if isinstance(teachers, str) else list(teachers)
+    share = settings.get("weight", 0.5)
+    who = ", ".join(teachers) if names else f"{len(teachers)} teacher(s)"
+    return f"targets {share:g} from {who} (`data.distill`)"
+
+
+def _resolve(teacher: str) -> Path:
+    """The weights file of ``teacher`` (a zoo name, checked against its record, or a file)."""
+    from fer_lightning import zoo  # the zoo imports the data package
+
+    try:
+        path = zoo.resolve(teacher)
+    except FERUserError as err:  # an unknown zoo name, or weights that fail their SHA-256
+        raise FERUserError(f"data.distill.teachers: {err}") from None
+    if path is None or not path.is_file():
+        raise FERUserError(
+            f"data.distill.teachers: {teacher} is neither a zoo model ('fer-lightning models' "
+            "lists them) nor a checkpoint or .safetensors file"
+        )
+    return path
+
+
 def _columns(teacher: str, teacher_classes: Sequence[str], classes: Sequence[str]) -> list[int]:
     """The teacher's output index of each of ``classes`` (by meaning, through the synonyms)."""
     index = {canonical(c): i for i, c in enumerate(teacher_classes)}
@@ -94,6 +125,17 @@ def _columns(teacher: str, teacher_classes: Sequence[str], classes: Sequence[str
             f"{', '.join(teacher_classes)}); a teacher must know every class it teaches"
         )
     return [index[canonical(c)] for c in classes]
+
+
+def check_teachers(settings: DistillSettings | None, classes: Sequence[str]) -> None:
+    """Each teacher is a FER model that knows every one of ``classes``: checked when the
+    datamodule is made, before a run directory exists or any data is read, from the saved
+    hyper-parameters (no model is built)."""
+    from fer_lightning.models.init_from import source_hparams  # models import this package
+
+    for teacher in settings.teachers if settings else ():
+        _, hparams = source_hparams(str(_resolve(teacher)), "data.distill.teachers")
+        _columns(teacher, hparams.get("class_names") or [], classes)
 
 
 @torch.no_grad()
@@ -112,8 +154,7 @@ def teacher_probabilities(
     from fer_lightning import zoo  # the zoo and the loaders import the data package
     from fer_lightning.inference.bundled import load_any
 
-    path = zoo.resolve(teacher)
-    assert path is not None
+    path = _resolve(teacher)
     loaded = load_any(path)
     columns = _columns(teacher, loaded.class_names, classes)
     key = hashlib.sha1(f"{zoo.sha256(path)}|{'|'.join(classes)}|{temperature}|".encode())

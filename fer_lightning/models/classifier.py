@@ -55,6 +55,15 @@ def multi_target_loss(
     return (loss * w).sum() / w.sum()
 
 
+def check_loss(loss: str | None, distill: object) -> None:
+    """``data.distill`` trains on distributions: refuse the loss that reads targets as sets."""
+    if distill and loss == "multi_target":
+        raise FERUserError(
+            "model.loss multi_target takes target sets, not the mixed distributions of "
+            "data.distill (every class would be a target); use model.loss cross_entropy"
+        )
+
+
 def _metrics(num_classes: int, per_class: bool) -> MetricCollection:
     metrics: dict[str, Any] = {
         "acc": MulticlassAccuracy(num_classes, average="micro"),
@@ -240,13 +249,9 @@ class FERClassifier(L.LightningModule):
             and self.trainer.strategy.root_device.type == "cpu"
         ):
             self._use_channels_last()
-        if stage == "fit" and self.hparams.get("loss") == "multi_target":
+        if stage == "fit":
             dm = getattr(self.trainer, "datamodule", None)
-            if getattr(dm, "distill", None) is not None:
-                raise FERUserError(
-                    "model.loss multi_target takes target sets, not the mixed distributions "
-                    "of data.distill (every class would be a target); use cross_entropy"
-                )
+            check_loss(self.hparams.get("loss"), getattr(dm, "distill", None))
         if stage == "fit" and self.hparams.class_weights:
             dm = getattr(self.trainer, "datamodule", None)
             if dm is None or not hasattr(dm, "class_weights"):

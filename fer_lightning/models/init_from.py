@@ -92,9 +92,10 @@ def open_source(spec: str) -> Source:
 ARCHITECTURE = ("backbone", "backbone_kwargs", "head", "head_kwargs")
 
 
-def source_hparams(spec: str) -> tuple[Path, dict[str, Any]]:
+def source_hparams(spec: str, key: str = "model.init_from") -> tuple[Path, dict[str, Any]]:
     """The file ``spec`` stands for and the hyper-parameters of the model in it, read without
-    building the model (a zoo name's weights are checked against its record)."""
+    building the model (a zoo name's weights are checked against its record); ``key``: the
+    setting that named it, for the messages."""
     from fer_lightning import zoo
 
     if zoo.looks_like_name(spec):
@@ -103,7 +104,7 @@ def source_hparams(spec: str) -> tuple[Path, dict[str, Any]]:
         path = Path(spec)
         if not path.is_file():
             raise FERUserError(
-                f"model.init_from: {spec} is not a file; give a zoo name ('fer-lightning "
+                f"{key}: {spec} is not a file; give a zoo name ('fer-lightning "
                 "models' lists them), a checkpoint (.ckpt) or a bundled model (.safetensors)"
             )
     if path.suffix == ".safetensors":
@@ -115,7 +116,7 @@ def source_hparams(spec: str) -> tuple[Path, dict[str, Any]]:
     saved = check_checkpoint(path, mmap=True).get("hyper_parameters")
     if not isinstance(saved, dict) or "backbone" not in saved:
         raise FERUserError(
-            f"model.init_from: checkpoint {spec} was not written by fer-lightning's "
+            f"{key}: checkpoint {spec} was not written by fer-lightning's "
             "FERClassifier (its hyper_parameters name no backbone)"
         )
     return path, saved

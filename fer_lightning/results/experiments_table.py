@@ -19,6 +19,7 @@ import torch
 
 from fer_lightning import experiments
 from fer_lightning.build import build
+from fer_lightning.data.distill import describe as describe_distill
 from fer_lightning.data.transforms import trains_on_ten_crops
 from fer_lightning.models import FERClassifier, backbone_info, head_info, list_backbones
 from fer_lightning.models.describe import describe_regime, describe_start
@@ -123,6 +124,13 @@ def initialisation(exp: Experiment) -> str:
     return describe_start(exp.config, backbone_info(exp.model.hparams.backbone).weights)
 
 
+def regime_cell(exp: Experiment) -> str:
+    """Which layers train (:func:`describe_regime`), and the teachers of ``data.distill``."""
+    regime = describe_regime(exp.config)
+    taught = describe_distill(exp.data.get("distill"))
+    return f"{regime}; {taught}" if taught else regime
+
+
 def batch_cell(exp: Experiment) -> str:
     crops = " x10 crops" if trains_on_ten_crops(exp.data.get("augment", "none")) else ""
     return f"{exp.data.get('batch_size', '?')}{crops}"
@@ -144,7 +152,7 @@ def experiment_row(exp: Experiment) -> str:
             backbone_cell(hp.backbone),
             f"`{hp.head}`",
             initialisation(exp),
-            describe_regime(exp.config),
+            regime_cell(exp),
             str(exp.trainer.get("max_epochs", "?")),
             batch_cell(exp),
             parameters_cell(exp.model),

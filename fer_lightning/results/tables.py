@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_lightning import experiments, hardware
+from fer_lightning.data.distill import describe as describe_distill
 from fer_lightning.data.transforms import describe_augment
 from fer_lightning.models.describe import describe_regime, describe_start
 from fer_lightning.results.markdown import markdown_row, pct, training_time
@@ -228,6 +229,8 @@ def recipe(result: Result) -> str:
         parts.append(f"batch {batch}")
     augment = result.data_args.get("augment")
     parts.append(f"augmentation: {describe_augment(augment) if augment is not None else '?'}")
+    if taught := describe_distill(result.data_args.get("distill"), names=True):
+        parts.append(taught)
     return "; ".join(parts)
 
 

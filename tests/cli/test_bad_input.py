@@ -51,6 +51,31 @@ CASES = [
     Case("batch_size=abc", [*FIT, "--data.batch_size=abc"], ["data.batch_size", "'abc'", "int"]),
     Case("ck+ fold=7", [*CK, "--data.fold=7"], ["data.fold", "0..4", "7"]),
     Case("ck+ num_folds=1", [*CK, "--data.num_folds=1"], ["data.num_folds", "2"]),
+    # data.distill (teachers from the repository's zoo)
+    Case(
+        "distill weight=2",
+        [*FIT, "--data.distill={teachers: [ours_fer2013/official-60ep], weight: 2}"],
+        ["data.distill.weight", "got 2"],
+    ),
+    Case(
+        "distill unknown teacher",
+        [*FIT, "--data.distill={teachers: [ours_fer2013/nope]}"],
+        ["data.distill.teachers", "ours_fer2013/nope", "zoo model"],
+    ),
+    Case(
+        "distill teacher lacks a class",
+        [*CK, "--data.distill={teachers: [ours_fer2013/official-60ep]}"],
+        ["ours_fer2013/official-60ep", "no class contempt"],
+    ),
+    Case(
+        "distill with multi_target",
+        [
+            *FIT,
+            "--model.loss=multi_target",
+            "--data.distill={teachers: [ours_fer2013/official-60ep]}",
+        ],
+        ["model.loss multi_target", "data.distill"],
+    ),
     # model and trainer options
     Case("backbone=foo", [*FIT, "--model.backbone=foo"], ["model.backbone", "'foo'", "resnet18"]),
     Case(

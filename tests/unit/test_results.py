@@ -51,6 +51,17 @@ def test_publish_copies_the_record_of_a_run_without_checkpoints(published: Path)
     assert summary["precision"] and summary["hardware"]["cpu_cores"] >= 1
 
 
+def test_a_picture_an_earlier_result_holds_is_linked_not_copied_again(published: Path) -> None:
+    """A second publication of the same run (as a ten-crop twin draws its training's curves
+    again) links the sibling's identical pictures; a picture that differs is kept."""
+    (run,) = (Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir()
+    (run / "roc.png").write_bytes(b"another picture")
+    twin = publish(run, "tiny-twin", published.parent.parent)
+    report = (twin / "report.md").read_text()
+    assert not (twin / "curves.png").exists() and "](../tiny/curves.png)" in report
+    assert (twin / "roc.png").read_bytes() == b"another picture" and "](roc.png)" in report
+
+
 def test_publish_never_overwrites(published: Path) -> None:
     run = Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013"
     (source,) = run.iterdir()
