@@ -16,6 +16,17 @@ SMALL = [
 ]
 
 
+#: One epoch of two training batches and one validation batch of 8 images, no workers.
+TINY_EPOCH = [
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=2",
+    "--trainer.limit_val_batches=1",
+    "--trainer.enable_progress_bar=false",
+    "--data.batch_size=8",
+    "--data.num_workers=0",
+]
+
+
 #: One batch of training, validation and test (``fast_dev_run``) of the baseline, no workers.
 FAST_DEV = [
     "fit",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fer_lightning.models import FERClassifier
-from tests.helpers.commands import run_cli
+from tests.helpers.commands import TINY_EPOCH, run_cli
 from tests.helpers.fakedata import write_fer2013_folder
 
 
@@ -25,13 +25,8 @@ def fit_tiny(root: Path, experiment: str = "baseline_fer2013", *extra: str) -> P
                 experiment,
                 f"--data.data_dir={root / 'data'}",
                 f"--run_dir={root / 'run'}",
-                "--trainer.max_epochs=1",
-                "--trainer.limit_train_batches=2",
-                "--trainer.limit_val_batches=1",
-                "--trainer.enable_progress_bar=false",
+                *TINY_EPOCH,
                 "--trainer.enable_model_summary=false",
-                "--data.batch_size=8",
-                "--data.num_workers=0",
                 "--test_after_fit=false",
                 *extra,
             ]

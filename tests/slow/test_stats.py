@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fer_lightning.evaluation.predictions import Predictions
+from tests.helpers.commands import TINY_EPOCH
 
 
 @pytest.mark.slow
@@ -24,12 +25,7 @@ def test_seeds_trains_each_seed_in_its_own_run_and_reports_mean_and_std(
 
     small = [
         f"--data.data_dir={fer_folder}",
-        "--trainer.max_epochs=1",
-        "--trainer.limit_train_batches=2",
-        "--trainer.limit_val_batches=1",
-        "--trainer.enable_progress_bar=false",
-        "--data.batch_size=8",
-        "--data.num_workers=0",
+        *TINY_EPOCH,
         "--wandb_mode=disabled",
     ]
     assert (

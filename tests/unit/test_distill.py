@@ -12,7 +12,7 @@ from fer_lightning.data import FER7, FER2013DataModule, distill
 from fer_lightning.errors import FERUserError
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.models import init_from
-from tests.helpers.commands import run_cli
+from tests.helpers.commands import TINY_EPOCH, run_cli
 from tests.helpers.fakedata import write_fer2013_folder
 from tests.helpers.tiny_models import fit_tiny
 
@@ -137,12 +137,7 @@ def test_fit_with_a_teacher_through_the_command_line(
             f"--data.data_dir={tmp_path / 'data'}",
             f"--run_dir={tmp_path / 'run'}",
             f"--data.distill={{teachers: [{teacher}], weight: 0.5, temperature: 2}}",
-            "--trainer.max_epochs=1",
-            "--trainer.limit_train_batches=2",
-            "--trainer.limit_val_batches=1",
-            "--trainer.enable_progress_bar=false",
-            "--data.batch_size=8",
-            "--data.num_workers=0",
+            *TINY_EPOCH,
             "--test_after_fit=false",
         ]
     )
