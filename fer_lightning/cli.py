@@ -56,6 +56,13 @@ hide_lightning_tips()
 DESCRIPTION = "fer-lightning: facial expression recognition experiments."
 
 
+def _check_distill_loss(model: Any, data: Any) -> None:
+    """The model's loss against ``data.distill``, from the parsed config (before any run)."""
+    init_args = data.get("init_args") if data is not None and hasattr(data, "get") else None
+    distill = init_args.get("distill") if init_args is not None else None
+    check_loss(model.get("loss") if model is not None else None, distill)
+
+
 class FERLightningCLI(HookedLightningCLI):
     def __init__(
         self,
@@ -384,10 +391,3 @@ if __name__ == "__main__":  # 'python -m fer_lightning.cli ...' (older scripts):
     import runpy
 
     runpy.run_module("fer_lightning", run_name="__main__")
-
-
-def _check_distill_loss(model: Any, data: Any) -> None:
-    """The model's loss against ``data.distill``, from the parsed config (before any run)."""
-    init_args = data.get("init_args") if data is not None and hasattr(data, "get") else None
-    distill = init_args.get("distill") if init_args is not None else None
-    check_loss(model.get("loss") if model is not None else None, distill)

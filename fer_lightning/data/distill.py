@@ -19,14 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from fer_lightning.data.dataset import ArrayDataset
 from fer_lightning.data.labels import canonical
-from fer_lightning.data.transforms import build_pipeline
 from fer_lightning.errors import FERUserError
 from fer_lightning.paths import cache_dir
 
@@ -127,15 +124,21 @@ def _columns(teacher: str, teacher_classes: Sequence[str], classes: Sequence[str
     return [index[canonical(c)] for c in classes]
 
 
-def check_teachers(settings: DistillSettings | None, classes: Sequence[str]) -> None:
-    """Each teacher is a FER model that knows every one of ``classes``: checked when the
-    datamodule is made, before a run directory exists or any data is read, from the saved
-    hyper-parameters (no model is built)."""
+def _teacher(teacher: str, classes: Sequence[str]) -> tuple[Path, list[int]]:
+    """The weights file of ``teacher`` and its output index of each of ``classes``, from its
+    saved hyper-parameters (no model is built)."""
     from fer_lightning.models.init_from import source_hparams  # models import this package
 
+    path = _resolve(teacher)
+    _, hparams = source_hparams(str(path), "data.distill.teachers")
+    return path, _columns(teacher, hparams.get("class_names") or [], classes)
+
+
+def check_teachers(settings: DistillSettings | None, classes: Sequence[str]) -> None:
+    """Each teacher is a FER model that knows every one of ``classes``: checked when the
+    datamodule is made, before a run directory exists or any data is read."""
     for teacher in settings.teachers if settings else ():
-        _, hparams = source_hparams(str(_resolve(teacher)), "data.distill.teachers")
-        _columns(teacher, hparams.get("class_names") or [], classes)
+        _teacher(teacher, classes)
 
 
 @torch.no_grad()
@@ -154,9 +157,7 @@ def teacher_probabilities(
     from fer_lightning import zoo  # the zoo and the loaders import the data package
     from fer_lightning.inference.bundled import load_any
 
-    path = _resolve(teacher)
-    loaded = load_any(path)
-    columns = _columns(teacher, loaded.class_names, classes)
+    path, columns = _teacher(teacher, classes)
     key = hashlib.sha1(f"{zoo.sha256(path)}|{'|'.join(classes)}|{temperature}|".encode())
     key.update(np.ascontiguousarray(images).tobytes())
     cached = cache_dir() / f"distill-{key.hexdigest()[:16]}.npy"
@@ -165,16 +166,12 @@ def teacher_probabilities(
         if probs.shape == (len(images), len(classes)):
             log.info("data.distill: teacher %s's outputs read from %s", teacher, cached)
             return probs
+    loaded = load_any(path)
     prep = loaded.preprocessing
-    if prep.color == "gray" and images.ndim == 4:
-        images = np.stack([cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images])
-    pipeline = build_pipeline(
-        image_size=prep.image_size,
-        mean=list(prep.mean) if isinstance(prep.mean, tuple) else prep.mean,
-        std=list(prep.std) if isinstance(prep.std, tuple) else prep.std,
-        native_size=images.shape[1] if images.shape[1] == images.shape[2] else None,
-    )
-    dataset = ArrayDataset(images, np.zeros(len(images)), pipeline, prep.channels)
+    if images.ndim == 4 and prep.color == "gray":  # RGB images for a gray model
+        images = np.stack([prep.to_training_color(im) for im in images])
+    square = images.shape[1] == images.shape[2]
+    dataset = prep.dataset(images, native_size=images.shape[1] if square else None)
     model = loaded.model
     out = []
     for x, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):

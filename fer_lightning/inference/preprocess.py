@@ -113,18 +113,25 @@ class Preprocessing:
         """An RGB uint8 image in the colour the model was trained on."""
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if self.color == "gray" else rgb
 
-    def to_tensor(self, faces: Sequence[np.ndarray]) -> torch.Tensor:
-        """uint8 faces (any size, in :meth:`to_training_color`) -> ``(N, C, S, S)`` float."""
-        images = np.empty(len(faces), dtype=object)  # faces differ in size
-        for i, face in enumerate(faces):
-            images[i] = face
+    def dataset(self, images: np.ndarray, native_size: int | None = None) -> ArrayDataset:
+        """uint8 images (in :meth:`to_training_color`; an object array where they differ in
+        size) as a dataset of model inputs; ``native_size``: their side, when all are that
+        square size (no resize is added when it is the model's)."""
         pipeline = build_pipeline(
             image_size=self.image_size,
             mean=list(self.mean) if isinstance(self.mean, tuple) else self.mean,
             std=list(self.std) if isinstance(self.std, tuple) else self.std,
             train=False,
+            native_size=native_size,
         )
-        dataset = ArrayDataset(images, np.zeros(len(faces)), pipeline, self.channels)
+        return ArrayDataset(images, np.zeros(len(images)), pipeline, self.channels)
+
+    def to_tensor(self, faces: Sequence[np.ndarray]) -> torch.Tensor:
+        """uint8 faces (any size, in :meth:`to_training_color`) -> ``(N, C, S, S)`` float."""
+        images = np.empty(len(faces), dtype=object)  # faces differ in size
+        for i, face in enumerate(faces):
+            images[i] = face
+        dataset = self.dataset(images)
         return torch.stack([dataset[i][0] for i in range(len(dataset))])
 
     def metadata(self) -> dict[str, Any]:

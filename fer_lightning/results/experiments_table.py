@@ -124,10 +124,12 @@ def initialisation(exp: Experiment) -> str:
     return describe_start(exp.config, backbone_info(exp.model.hparams.backbone).weights)
 
 
-def regime_cell(exp: Experiment) -> str:
-    """Which layers train (:func:`describe_regime`), and the teachers of ``data.distill``."""
-    regime = describe_regime(exp.config)
-    taught = describe_distill(exp.data.get("distill"))
+def regime_and_teachers(config: dict[str, Any]) -> str:
+    """Which layers train (:func:`describe_regime`), and the teachers of ``data.distill``:
+    the regime column of the experiments table and of the transfer table."""
+    regime = describe_regime(config)
+    data = (config.get("data") or {}).get("init_args") or {}
+    taught = describe_distill(data.get("distill"))
     return f"{regime}; {taught}" if taught else regime
 
 
@@ -152,7 +154,7 @@ def experiment_row(exp: Experiment) -> str:
             backbone_cell(hp.backbone),
             f"`{hp.head}`",
             initialisation(exp),
-            regime_cell(exp),
+            regime_and_teachers(exp.config),
             str(exp.trainer.get("max_epochs", "?")),
             batch_cell(exp),
             parameters_cell(exp.model),
