@@ -1,16 +1,19 @@
 """Weight averaging through Lightning's own callbacks (``EMAWeightAveraging`` in
-``trainer.callbacks``, as ``ours_ckplus_finetune_v5`` uses it): the saved checkpoint holds the
-averaged weights (Lightning keeps the last step's beside them), and every later load reads
-the average: ``test``, ``recognize``, ``model.init_from`` and the zoo's bundles."""
+``trainer.callbacks``, as ``ours_ckplus_finetune_v5`` uses it): the run validates the averaged
+weights, its checkpoint holds them (Lightning keeps the last step's beside them), and every
+later load reads the average: ``validate``, ``test``, ``recognize``, ``model.init_from``."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
+import pytest
 import torch
 
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.models import init_from
+from tests.helpers.commands import run_cli
 from tests.helpers.tiny_models import fit_tiny
 
 EMA = (
@@ -19,7 +22,14 @@ EMA = (
 )
 
 
-def test_an_averaged_run_saves_and_loads_the_average(tmp_path: Path) -> None:
+def _logged_val_loss(run: Path) -> float:
+    with open(run / "metrics.csv", newline="") as f:
+        return float([r for r in csv.DictReader(f) if r.get("val/loss")][-1]["val/loss"])
+
+
+def test_an_averaged_run_validates_saves_and_loads_the_average(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     best = fit_tiny(tmp_path, "baseline_fer2013", EMA)
     ckpt = torch.load(best, map_location="cpu", weights_only=False)
     averaged, current = ckpt["state_dict"], ckpt["current_model_state"]
@@ -32,3 +42,25 @@ def test_an_averaged_run_saves_and_loads_the_average(tmp_path: Path) -> None:
     assert all(torch.equal(loaded[k], averaged[k]) for k in averaged)
     source = init_from.open_source(str(best)).state  # model.init_from
     assert all(torch.equal(source[k], averaged[k]) for k in source)
+
+    # Validating the checkpoint again repeats the loss the run logged for it, so the run's
+    # validation (and its checkpoint choice) saw the average too. `validate` would apply the
+    # experiment's ten-crop, which fit's validation does not: off here.
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    cli = run_cli(
+        [
+            "validate",
+            "--exp",
+            "baseline_fer2013",
+            f"--data.data_dir={tmp_path / 'data'}",
+            f"--run_dir={tmp_path / 'validate'}",
+            f"--ckpt_path={best}",
+            "--data.tta=none",
+            "--trainer.limit_val_batches=1",
+            "--trainer.enable_progress_bar=false",
+            "--data.batch_size=8",
+            "--data.num_workers=0",
+        ]
+    )
+    again = float(cli.trainer.callback_metrics["val/loss"])
+    assert again == pytest.approx(_logged_val_loss(tmp_path / "run"), rel=1e-6)
