@@ -31,6 +31,24 @@ def regime_callback(config: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
     return None
 
 
+#: ``EMAWeightAveraging``'s default decay, for a YAML that leaves it out (a test keeps it equal).
+EMA_DEFAULT_DECAY = 0.999
+
+
+def describe_averaging(config: dict[str, Any]) -> str | None:
+    """Lightning's weight averaging in ``trainer.callbacks``, in words; None without it."""
+    for callback in (config.get("trainer") or {}).get("callbacks") or []:
+        if not isinstance(callback, dict):
+            continue
+        name = str(callback.get("class_path", "")).rsplit(".", 1)[-1]
+        args = callback.get("init_args") or {}
+        if name == "EMAWeightAveraging":
+            return f"EMA of the weights (decay {args.get('decay', EMA_DEFAULT_DECAY):g})"
+        if name in ("StochasticWeightAveraging", "WeightAveraging"):
+            return "weights averaged (SWA)"
+    return None
+
+
 def describe_regime(config: dict[str, Any]) -> str:
     """One phrase: which layers train, and from when, at which learning rate."""
     found = regime_callback(config)

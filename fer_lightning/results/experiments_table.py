@@ -22,7 +22,7 @@ from fer_lightning.build import build
 from fer_lightning.data.distill import describe as describe_distill
 from fer_lightning.data.transforms import trains_on_ten_crops
 from fer_lightning.models import FERClassifier, backbone_info, head_info, list_backbones
-from fer_lightning.models.describe import describe_regime, describe_start
+from fer_lightning.models.describe import describe_averaging, describe_regime, describe_start
 from fer_lightning.models.heads import list_heads
 from fer_lightning.models.regimes import Transfer
 from fer_lightning.results.markdown import markdown_row
@@ -124,13 +124,16 @@ def initialisation(exp: Experiment) -> str:
     return describe_start(exp.config, backbone_info(exp.model.hparams.backbone).weights)
 
 
-def regime_and_teachers(config: dict[str, Any]) -> str:
-    """Which layers train (:func:`describe_regime`), and the teachers of ``data.distill``:
-    the regime column of the experiments table and of the transfer table."""
-    regime = describe_regime(config)
+def regime_cell(config: dict[str, Any]) -> str:
+    """Which layers train (:func:`describe_regime`), Lightning's weight averaging, and the
+    teachers of ``data.distill``: the regime column of the experiments and transfer tables."""
     data = (config.get("data") or {}).get("init_args") or {}
-    taught = describe_distill(data.get("distill"))
-    return f"{regime}; {taught}" if taught else regime
+    parts = [
+        describe_regime(config),
+        describe_averaging(config),
+        describe_distill(data.get("distill")),
+    ]
+    return "; ".join(p for p in parts if p)
 
 
 def batch_cell(exp: Experiment) -> str:
@@ -154,7 +157,7 @@ def experiment_row(exp: Experiment) -> str:
             backbone_cell(hp.backbone),
             f"`{hp.head}`",
             initialisation(exp),
-            regime_and_teachers(exp.config),
+            regime_cell(exp.config),
             str(exp.trainer.get("max_epochs", "?")),
             batch_cell(exp),
             parameters_cell(exp.model),

@@ -19,7 +19,7 @@ from fer_lightning import experiments, hardware
 from fer_lightning.data.distill import describe as describe_distill
 from fer_lightning.data.transforms import describe_augment
 from fer_lightning.models.describe import describe_start
-from fer_lightning.results.experiments_table import regime_and_teachers
+from fer_lightning.results.experiments_table import regime_cell
 from fer_lightning.results.markdown import markdown_row, pct, training_time
 from fer_lightning.results.papers import PAPERS, RESULTS, PaperResult
 from fer_lightning.results.publish import RESULTS_DIR
@@ -529,7 +529,7 @@ def transfer_table(results: list[Result]) -> str | None:
                 f"`{r.experiment}`",
                 protocol(r),
                 describe_start(r.config),
-                regime_and_teachers(r.config),
+                regime_cell(r.config),
             ]
             cells += [ours(r), new_faces(r), per_fold(r), training(r), machine(r)]
             cells.append(result_folder(r))

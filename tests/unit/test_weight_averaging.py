@@ -6,13 +6,17 @@ later load reads the average: ``validate``, ``test``, ``recognize``, ``model.ini
 from __future__ import annotations
 
 import csv
+import inspect
 from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import EMAWeightAveraging
 
 from fer_lightning.inference.checkpoint import load_model
 from fer_lightning.models import init_from
+from fer_lightning.models.describe import EMA_DEFAULT_DECAY, describe_averaging
+from fer_lightning.results.experiments_table import regime_cell
 from tests.helpers.commands import run_cli
 from tests.helpers.tiny_models import fit_tiny
 
@@ -64,3 +68,23 @@ def test_an_averaged_run_validates_saves_and_loads_the_average(
     )
     again = float(cli.trainer.callback_metrics["val/loss"])
     assert again == pytest.approx(_logged_val_loss(tmp_path / "run"), rel=1e-6)
+
+
+def _with(*callbacks: dict) -> dict:
+    return {"trainer": {"callbacks": list(callbacks)}}
+
+
+def test_the_tables_name_the_averaging() -> None:
+    ema = "lightning.pytorch.callbacks.EMAWeightAveraging"
+    assert describe_averaging(_with()) is None
+    assert describe_averaging(_with({"class_path": ema})) == "EMA of the weights (decay 0.999)"
+    default = inspect.signature(EMAWeightAveraging.__init__).parameters["decay"].default
+    assert default == EMA_DEFAULT_DECAY  # what a YAML without `decay` gets
+    finetune = {
+        "class_path": "fer_lightning.models.regimes.Finetune",
+        "init_args": {"unfreeze_at_epoch": 0, "lr_ratio": 1.0},
+    }
+    config = _with(finetune, {"class_path": ema, "init_args": {"decay": 0.99}})
+    assert regime_cell(config) == (
+        "fine-tune: all layers from the start, backbone at 1 x lr; EMA of the weights (decay 0.99)"
+    )
