@@ -20,6 +20,7 @@ from typing import Any, Literal
 # Lightning's own use of jsonargparse triggers deprecation notices users cannot act on.
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
@@ -322,6 +323,11 @@ class FERLightningCLI(HookedLightningCLI):
         best = next(
             (cb.best_model_path for cb in self.trainer.checkpoint_callbacks if cb.monitor), ""
         )
+        # The checkpoint's weights are what is tested. A weight-averaging callback still holding
+        # its fit would load the last step's weights (current_model_state) over the average the
+        # checkpoint's state_dict holds, so the report would not describe the saved model.
+        averaging = [c for c in self.trainer.callbacks if isinstance(c, WeightAveraging)]
+        self.trainer.callbacks = [c for c in self.trainer.callbacks if c not in averaging]
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
         if best and self._cfg().get("wandb_log_model") and self.trainer.is_global_zero:
             log_checkpoint_artifact(self.trainer.loggers, Path(best))

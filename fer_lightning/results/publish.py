@@ -13,8 +13,8 @@ sweep's table is the picture, and twenty runs' PNGs would weigh more than everyt
 ``results/``. Nothing is edited on the way but the links of ``report.md`` to pictures left out,
 which become a sentence saying so (:func:`unlink_pictures`), and those to a picture an earlier
 result of the same experiment holds byte for byte, which point at that copy instead
-(:func:`share_pictures`: a ten-crop twin's training curves); the tables are generated from these
-copies (:mod:`fer_lightning.results.tables`).
+(:func:`share_pictures`: a ten-crop twin's training curves, an exact re-run's pictures); the
+tables are generated from these copies (:mod:`fer_lightning.results.tables`).
 """
 
 from __future__ import annotations
@@ -66,35 +66,44 @@ def unlink_pictures(report: str, folder: Path) -> str:
 
 def share_pictures(dest: Path) -> list[str]:
     """Replace each picture of the result ``dest`` that a sibling result (another folder of
-    the same experiment) holds byte for byte by a link to the sibling's copy: a test-only run
-    of a published checkpoint (its ten-crop twin) draws its training's curves again. Returns
-    the pictures shared, as ``name -> ../sibling/name``."""
-    shared = []
+    the same experiment) holds byte for byte, at the same place, by a link to the sibling's
+    copy: a test-only run of a published checkpoint (its ten-crop twin, a cross-validation
+    retested) draws its training's curves again, and a re-run that repeats a result exactly
+    draws all its pictures again. Every report folder of ``dest`` is looked at, a
+    cross-validation's ``fold<i>/`` too. Returns the pictures shared, as ``name -> link``."""
     # the folder whose name the result's starts with first (the twin's training run)
     siblings = sorted(
         (p for p in dest.parent.iterdir() if p.is_dir() and p != dest),
         key=lambda p: (not dest.name.startswith(p.name), p.name),
     )
-    report = dest / layout.REPORT_MD
-    text = report.read_text() if report.is_file() else None
-    for picture in sorted(dest.glob("*.png")):
-        data = picture.read_bytes()
-        twin = next(
-            (
-                s / picture.name
-                for s in siblings
-                if (s / picture.name).is_file() and (s / picture.name).read_bytes() == data
-            ),
-            None,
-        )
-        if twin is None or text is None or f"]({picture.name})" not in text:
-            continue
-        target = f"../{twin.parent.name}/{picture.name}"
-        text = text.replace(f"]({picture.name})", f"]({target})")
-        picture.unlink()
-        shared.append(f"{picture.name} -> {target}")
-    if shared and text is not None:
-        report.write_text(text)
+    shared = []
+    for report in sorted(dest.rglob(layout.REPORT_MD)):
+        inner = report.parent.relative_to(dest)
+        up = "../" * (len(inner.parts) + 1)
+        text = report.read_text()
+        changed = False
+        for picture in sorted(report.parent.glob("*.png")):
+            if f"]({picture.name})" not in text:
+                continue
+            data = picture.read_bytes()
+            twin = next(
+                (
+                    s / inner / picture.name
+                    for s in siblings
+                    if (s / inner / picture.name).is_file()
+                    and (s / inner / picture.name).read_bytes() == data
+                ),
+                None,
+            )
+            if twin is None:
+                continue
+            target = f"{up}{twin.relative_to(dest.parent).as_posix()}"
+            text = text.replace(f"]({picture.name})", f"]({target})")
+            picture.unlink()
+            changed = True
+            shared.append(f"{(inner / picture.name).as_posix()} -> {target}")
+        if changed:
+            report.write_text(text)
     return shared
 
 
@@ -174,8 +183,8 @@ def publish(run_dir: Path, name: str | None = None, root: Path = RESULTS_DIR) ->
                 skipped += [f"{run.name}/{s}" for s in left]
         else:
             skipped = _copy_run(run_dir, dest)
-            for line in share_pictures(dest):
-                print(f"shared with an earlier result: {line}")
+        for line in share_pictures(dest):
+            print(f"shared with an earlier result: {line}")
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # nothing half-copied
         raise

@@ -17,7 +17,7 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.main import main
 from fer_lightning.results.markdown import training_time
-from fer_lightning.results.publish import PICTURE_LINE, publish, unlink_pictures
+from fer_lightning.results.publish import PICTURE_LINE, publish, share_pictures, unlink_pictures
 from fer_lightning.results.tables import (
     load_results,
     own_experiments,
@@ -60,6 +60,24 @@ def test_a_picture_an_earlier_result_holds_is_linked_not_copied_again(published:
     report = (twin / "report.md").read_text()
     assert not (twin / "curves.png").exists() and "](../tiny/curves.png)" in report
     assert (twin / "roc.png").read_bytes() == b"another picture" and "](roc.png)" in report
+
+
+def test_a_rerun_links_the_pictures_each_fold_repeats(tmp_path: Path) -> None:
+    """An exact re-run of a cross-validation draws fold 0's pictures again: linked, at depth."""
+    for name, roc in (("subject-cv5", b"roc"), ("subject-cv5-rerun", b"another roc")):
+        fold = tmp_path / "cnn_ckplus" / name / "fold0"
+        fold.mkdir(parents=True)
+        (fold / "curves.png").write_bytes(b"curves")
+        (fold / "roc.png").write_bytes(roc)
+        (fold / "report.md").write_text(
+            "![training curves](curves.png)\n\n![ROC curves](roc.png)\n"
+        )
+    rerun = tmp_path / "cnn_ckplus" / "subject-cv5-rerun"
+    assert share_pictures(rerun) == ["fold0/curves.png -> ../../subject-cv5/fold0/curves.png"]
+    report = (rerun / "fold0" / "report.md").read_text()
+    assert "](../../subject-cv5/fold0/curves.png)" in report and "](roc.png)" in report
+    assert not (rerun / "fold0" / "curves.png").exists() and (rerun / "fold0" / "roc.png").exists()
+    assert (rerun / "fold0" / "../../subject-cv5/fold0/curves.png").resolve().is_file()
 
 
 def test_publish_never_overwrites(published: Path) -> None:

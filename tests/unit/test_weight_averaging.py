@@ -88,3 +88,34 @@ def test_the_tables_name_the_averaging() -> None:
     assert regime_cell(config) == (
         "fine-tune: all layers from the start, backbone at 1 x lr; EMA of the weights (decay 0.99)"
     )
+
+
+def _logged(run: Path, key: str) -> float:
+    with open(run / "metrics.csv", newline="") as f:
+        return float([r for r in csv.DictReader(f) if r.get(key)][-1][key])
+
+
+def test_the_test_after_fit_reports_the_saved_average(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fit's own test must describe the checkpoint users load: the average, not the last
+    step's weights Lightning's callback keeps beside it for resuming."""
+    plain = ["--data.tta=none", "--trainer.limit_test_batches=1"]
+    best = fit_tiny(tmp_path, "baseline_fer2013", EMA, "--test_after_fit=true", *plain)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    cli = run_cli(
+        [
+            "test",
+            "--exp",
+            "baseline_fer2013",
+            f"--data.data_dir={tmp_path / 'data'}",
+            f"--run_dir={tmp_path / 'test'}",
+            f"--ckpt_path={best}",
+            *plain,
+            "--trainer.enable_progress_bar=false",
+            "--data.batch_size=8",
+            "--data.num_workers=0",
+        ]
+    )
+    again = float(cli.trainer.callback_metrics["test/loss"])
+    assert again == pytest.approx(_logged(tmp_path / "run", "test/loss"), rel=1e-6)
