@@ -26,9 +26,10 @@ EMA = (
 )
 
 
-def _logged_val_loss(run: Path) -> float:
+def _logged(run: Path, key: str) -> float:
+    """The last value of ``key`` the run wrote to its metrics.csv."""
     with open(run / "metrics.csv", newline="") as f:
-        return float([r for r in csv.DictReader(f) if r.get("val/loss")][-1]["val/loss"])
+        return float([r for r in csv.DictReader(f) if r.get(key)][-1][key])
 
 
 def test_an_averaged_run_validates_saves_and_loads_the_average(
@@ -67,7 +68,7 @@ def test_an_averaged_run_validates_saves_and_loads_the_average(
         ]
     )
     again = float(cli.trainer.callback_metrics["val/loss"])
-    assert again == pytest.approx(_logged_val_loss(tmp_path / "run"), rel=1e-6)
+    assert again == pytest.approx(_logged(tmp_path / "run", "val/loss"), rel=1e-6)
 
 
 def _with(*callbacks: dict) -> dict:
@@ -88,11 +89,6 @@ def test_the_tables_name_the_averaging() -> None:
     assert regime_cell(config) == (
         "fine-tune: all layers from the start, backbone at 1 x lr; EMA of the weights (decay 0.99)"
     )
-
-
-def _logged(run: Path, key: str) -> float:
-    with open(run / "metrics.csv", newline="") as f:
-        return float([r for r in csv.DictReader(f) if r.get(key)][-1][key])
 
 
 def test_the_test_after_fit_reports_the_saved_average(
