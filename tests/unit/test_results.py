@@ -158,7 +158,10 @@ def test_committed_cross_validation_equals_its_folds(cv: Path) -> None:
     assert summary["test_acc_mean"] == pytest.approx(np.mean(accs), abs=1e-6)
     assert summary["test_acc_std"] == pytest.approx(np.std(accs, ddof=1), abs=1e-6)
     pictures = {p.relative_to(cv.parent).as_posix() for p in cv.parent.glob("fold*/*.png")}
-    assert pictures and all(p.startswith("fold0/") for p in pictures), "fold 0's pictures only"
+    assert all(p.startswith("fold0/") for p in pictures), "fold 0's pictures only"
+    fold0 = (cv.parent / "fold0" / "report.md").read_text().splitlines()
+    # its own, or links to an earlier result's identical copies (publish.share_pictures)
+    assert any(map(PICTURE_LINE.match, fold0)), "fold 0's report shows its pictures"
     weights = {p.parent.name for p in cv.parent.glob("fold*/model.safetensors")}
     assert weights <= {"fold0"}, "a cross-validation keeps at most fold 0's weights"
 
