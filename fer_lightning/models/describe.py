@@ -19,16 +19,19 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _callbacks(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(class name, init_args)`` of each callback ``trainer.callbacks`` configures."""
+    return [
+        (str(c.get("class_path", "")).rsplit(".", 1)[-1], dict(c.get("init_args") or {}))
+        for c in (config.get("trainer") or {}).get("callbacks") or []
+        if isinstance(c, dict)
+    ]
+
+
 def regime_callback(config: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """``(class name, init_args)`` of the training-regime callback (``Transfer`` or
     ``Finetune``) in ``trainer.callbacks``; None when every layer trains."""
-    for callback in (config.get("trainer") or {}).get("callbacks") or []:
-        if not isinstance(callback, dict):
-            continue
-        name = str(callback.get("class_path", "")).rsplit(".", 1)[-1]
-        if name in ("Transfer", "Finetune"):
-            return name, dict(callback.get("init_args") or {})
-    return None
+    return next(((n, a) for n, a in _callbacks(config) if n in ("Transfer", "Finetune")), None)
 
 
 #: ``EMAWeightAveraging``'s default decay, for a YAML that leaves it out (a test keeps it equal).
@@ -37,11 +40,7 @@ EMA_DEFAULT_DECAY = 0.999
 
 def describe_averaging(config: dict[str, Any]) -> str | None:
     """Lightning's weight averaging in ``trainer.callbacks``, in words; None without it."""
-    for callback in (config.get("trainer") or {}).get("callbacks") or []:
-        if not isinstance(callback, dict):
-            continue
-        name = str(callback.get("class_path", "")).rsplit(".", 1)[-1]
-        args = callback.get("init_args") or {}
+    for name, args in _callbacks(config):
         if name == "EMAWeightAveraging":
             return f"EMA of the weights (decay {args.get('decay', EMA_DEFAULT_DECAY):g})"
         if name in ("StochasticWeightAveraging", "WeightAveraging"):
