@@ -1,7 +1,8 @@
 """The model that ships with the package: weights in safetensors, everything else in its header.
 
 ``fer-lightning bundle RUN_DIR`` writes ``fer_lightning/pretrained/<name>.safetensors`` from a
-run's best checkpoint: the classifier's weights (float32) and, as the file's string metadata,
+run's best checkpoint: the classifier's weights (float32 unless told,
+:mod:`fer_lightning.inference.storage`) and, as the file's string metadata,
 the model's hyper-parameters, the data settings inference needs (input size, channels, mean,
 std, colour) and the provenance (experiment, commit, test accuracy from the run's
 summary.json). ``recognize`` and ``export`` use it when no ``--ckpt`` is given. safetensors files
@@ -28,6 +29,7 @@ from fer_lightning.inference.checkpoint import (
 )
 from fer_lightning.inference.preprocess import PREPROCESSING_KEYS, Preprocessing
 from fer_lightning.inference.safe_load import safe_load
+from fer_lightning.inference.storage import stored_weights
 
 MAX_BYTES = 10_000_000
 #: The provenance fields copied from the run's summary.json.
@@ -50,38 +52,40 @@ PROVENANCE = (
 )
 
 
-def bundle(run_dir: Path, ckpt: Path, out: Path, half: bool = False) -> Path:
-    """Write the weights of ``ckpt`` (a checkpoint of ``run_dir``) and their metadata to
-    ``out``; refuses a shipped model (:func:`default_path`) over 10 MB (the package ships it).
-    ``half``: floating-point tensors in float16 (half the size; loading casts them back to the
-    model's float32)."""
-    summary = read_summary(run_dir)
-    raw = safe_load(ckpt)
-    loaded_hparams = raw.get("hyper_parameters") if isinstance(raw, dict) else None
-    if not isinstance(loaded_hparams, dict):
-        raise FERUserError(f"checkpoint {ckpt} has no model hyper-parameters")
-    preprocessing = preprocessing_of(ckpt, raw)
-    hparams = {k: v for k, v in loaded_hparams.items() if not k.startswith("_")}
-    hparams["pretrained"] = False
-    model = build_model(ckpt, hparams)
-    model.load_state_dict(raw["state_dict"])
-    dtype = torch.float16 if half else torch.float32
-    weights = {
-        k: v.detach().to(dtype if v.is_floating_point() else v.dtype).contiguous()
-        for k, v in model.state_dict().items()
-    }
-    data = {k: getattr(preprocessing, k) for k in PREPROCESSING_KEYS}
+def bundle(run_dir: Path, ckpt: Path, out: Path, storage: str = "float32") -> Path:
+    """Write the weights of ``ckpt`` (a checkpoint of ``run_dir``, or a bundled model to store
+    again) and their metadata to ``out``; refuses a shipped model (:func:`default_path`) over
+    10 MB (the package ships it). ``storage``: how the weights are kept
+    (:mod:`fer_lightning.inference.storage`; loading casts them back to float32)."""
+    if Path(ckpt).suffix == ".safetensors":  # a bundle stored again: its metadata as it was
+        meta = read_metadata(ckpt)
+        model = load_bundled(ckpt).model
+        hparams, data, provenance = meta["hparams"], meta["data"], meta["provenance"]
+    else:
+        summary = read_summary(run_dir)
+        raw = safe_load(ckpt)
+        loaded_hparams = raw.get("hyper_parameters") if isinstance(raw, dict) else None
+        if not isinstance(loaded_hparams, dict):
+            raise FERUserError(f"checkpoint {ckpt} has no model hyper-parameters")
+        preprocessing = preprocessing_of(ckpt, raw)
+        hparams = {k: v for k, v in loaded_hparams.items() if not k.startswith("_")}
+        hparams["pretrained"] = False
+        model = build_model(ckpt, hparams)
+        model.load_state_dict(raw["state_dict"])
+        data = {k: getattr(preprocessing, k) for k in PREPROCESSING_KEYS}
+        data["color"] = preprocessing.color
+        provenance = {
+            **{k: summary.get(k) for k in PROVENANCE},
+            "checkpoint": f"{Path(run_dir).name}/{ckpt.name}",
+        }
+    shape = (int(data["channels"]), int(data["image_size"]), int(data["image_size"]))
+    weights = stored_weights(model.eval(), storage, shape)
     metadata = {
         "format": "fer-lightning bundled model 1",
-        "dtype": "float16" if half else "float32",
+        "dtype": storage,
         "hparams": json.dumps(hparams),
-        "data": json.dumps({**data, "color": preprocessing.color}),
-        "provenance": json.dumps(
-            {
-                **{k: summary.get(k) for k in PROVENANCE},
-                "checkpoint": f"{Path(run_dir).name}/{ckpt.name}",
-            }
-        ),
+        "data": json.dumps(data),
+        "provenance": json.dumps(provenance),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

@@ -166,10 +166,61 @@ def test_a_half_precision_bundle_is_half_the_size_and_loads_as_float32(
     run: tuple[Path, Path], tmp_path: Path
 ) -> None:
     full = bundled.bundle(*run, tmp_path / "full.safetensors")
-    half = bundled.bundle(*run, tmp_path / "half.safetensors", half=True)
+    half = bundled.bundle(*run, tmp_path / "half.safetensors", storage="float16")
     assert half.stat().st_size < 0.6 * full.stat().st_size
     a, b = bundled.load_bundled(full).model, bundled.load_bundled(half).model
     assert all(p.dtype == torch.float32 for p in b.parameters())
     x = torch.randn(4, 1, 48, 48, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(a(x).softmax(-1), b(x).softmax(-1), atol=2e-3, rtol=0)
+
+
+def _bf16_mixed(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        return model(x).float()
+
+
+def test_a_bf16_mixed_bundle_gives_the_checkpoints_bf16_mixed_outputs_bit_for_bit(
+    run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run_dir, ckpt = run
+    full = bundled.bundle(run_dir, ckpt, tmp_path / "full.safetensors")
+    small = bundled.bundle(run_dir, ckpt, tmp_path / "bf16.safetensors", storage="bf16-mixed")
+    assert small.stat().st_size < 0.6 * full.stat().st_size
+    from safetensors import safe_open
+
+    with safe_open(str(small), framework="pt") as fh:
+        dtypes = {k: fh.get_tensor(k).dtype for k in fh.keys()}  # noqa: SIM118
+        assert fh.metadata()["dtype"] == "bf16-mixed"
+    assert any(d == torch.bfloat16 for d in dtypes.values())
+    assert all(d != torch.bfloat16 for k, d in dtypes.items() if "running_" in k or ".bn" in k)
+    x = torch.randn(16, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+    expected = _bf16_mixed(load_model(ckpt).model, x)
+    loaded = bundled.load_bundled(small)
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    assert torch.equal(_bf16_mixed(loaded.model, x), expected)
+    # A float32 bundle stored again (how the zoo's files are converted) is the same file's
+    # tensors with the bundle's own metadata.
+    again = tmp_path / "again.safetensors"
+    assert (
+        main(["bundle", str(run_dir), "--ckpt", str(full), "--bf16-mixed", "--out", str(again)])
+        == 0
+    )
+    assert bundled.read_metadata(again) == bundled.read_metadata(full)
+    with safe_open(str(again), framework="pt") as a, safe_open(str(small), framework="pt") as b:
+        assert all(torch.equal(a.get_tensor(k), b.get_tensor(k)) for k in b.keys())  # noqa: SIM118
+
+
+def test_storing_a_layer_autocast_does_not_round_is_refused(
+    run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch norm runs in float32 under autocast: rounding its weights to bfloat16 changes the
+    outputs, and the bundle is refused before anything is written."""
+    from fer_lightning.inference import storage
+
+    wider = (*storage.AUTOCAST_LAYERS, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
+    monkeypatch.setattr(storage, "AUTOCAST_LAYERS", wider)
+    out = tmp_path / "bf16.safetensors"
+    with pytest.raises(FERUserError, match="changes its bf16-mixed outputs"):
+        bundled.bundle(*run, out, storage="bf16-mixed")
+    assert not out.exists() and not out.with_suffix(".tmp").exists()
