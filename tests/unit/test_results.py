@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,31 @@ from fer_lightning.results.tables import (
 )
 from fer_lightning.run import record
 from tests.helpers.commands import fit_args
+from tests.helpers.fakedata import write_fer2013_folder
 from tests.helpers.paths import REPO
 
 COMMITTED = REPO / "results"
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny 2-epoch run for the module (each test publishes its own copy of it)."""
+    root = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FER_RUNS_DIR", str(root / "runs"))
+        mp.setenv("FER_CACHE_DIR", str(root / "cache"))
+        mp.setenv("WANDB_MODE", "disabled")
+        data = write_fer2013_folder(root / "data")
+        assert main(fit_args(data, "--trainer.max_epochs=2")) == 0
+    (run,) = (root / "runs" / "baseline_fer2013").iterdir()
+    return run
+
+
 @pytest.fixture
-def published(fer_folder: Path, tmp_path: Path) -> Path:
-    assert main(fit_args(fer_folder, "--trainer.max_epochs=2")) == 0
-    (run,) = (Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir()
+def published(trained: Path, tmp_path: Path) -> Path:
+    """The module's run, copied into this test's runs folder, published under ``tmp_path``."""
+    run = Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013" / trained.name
+    shutil.copytree(trained, run, symlinks=True)
     return publish(run, "tiny", tmp_path / "results")
 
 
