@@ -76,6 +76,7 @@ class FERLightningCLI(HookedLightningCLI):
         self.command = command or []
         #: The ``--exp`` name the router expanded, if any (``--experiment`` overrides it).
         self.experiment_given = experiment
+        self._fit_started: float | None = None
         super().__init__(*args, **kwargs)
 
     @staticmethod
@@ -130,6 +131,7 @@ class FERLightningCLI(HookedLightningCLI):
             check_location()
 
     def on_subcommand_error(self, err: BaseException) -> None:
+        self._record_fit_time(finished=False)  # stopped by SIGTERM, Ctrl-C or an error
         self._clean(err, data_loaded=getattr(self.datamodule, "splits", None) is not None)
         strategy = getattr(getattr(self, "trainer", None), "strategy", None)
         stuck = distributed.collective_timeout(err, self._cfg().get("ddp_timeout"), strategy)
@@ -315,9 +317,22 @@ class FERLightningCLI(HookedLightningCLI):
             log.info("run directory: %s", self.run_dir)
             log.info("parameters: %s", f"{self.model.num_parameters():,}")
 
+    def _record_fit_time(self, finished: bool) -> None:
+        """Add the fit's wall time to the run's ``timing.json``, once, however the fit ended, so
+        that a run stopped and resumed adds up all of its fits; ``finished``: it was not
+        stopped (what a resumed sweep asks)."""
+        started, self._fit_started = self._fit_started, None
+        if started is None or not self.trainer.is_global_zero:
+            return
+        try:
+            self.run_folder.add_fit_time(time.monotonic() - started, finished)
+        except OSError as err:  # e.g. the disk filled up: the error being handled matters more
+            if finished:
+                raise
+            log.warning("could not record the fit's time in %s: %s", self.run_dir, err)
+
     def after_fit(self) -> None:
-        if self.trainer.is_global_zero:
-            self.run_folder.add_fit_time(time.monotonic() - self._fit_started)
+        self._record_fit_time(finished=True)  # a stopped fit raises past this (on_subcommand_error)
         if not self._cfg().get("test_after_fit") or self.trainer.interrupted:
             return
         best = next(

@@ -22,15 +22,33 @@ from fer_lightning.upstream import restart_train_iterator
 
 class TrainingSpeed(L.Callback):
     """Logs ``train/images_per_sec`` (all processes together, data loading included) and
-    ``train/epoch_time_s`` at the end of every training epoch."""
+    ``train/epoch_time_s`` at the end of every training epoch.
+
+    An epoch that a fit resumes in its middle (a checkpoint written on SIGTERM or Ctrl-C) counts
+    the seconds and images before the stop, which the checkpoint keeps, plus those after the
+    resume; the time the run was stopped is not counted. Lightning calls no
+    ``on_train_epoch_start`` for such an epoch, so the clock starts at its first batch.
+    """
 
     def __init__(self) -> None:
-        self._start = 0.0
+        self._start: float | None = None
         self._images = 0
+        self._carried = (0.0, 0)  # (seconds, images) of this epoch before a resume
+
+    def _elapsed(self) -> float:
+        return 0.0 if self._start is None else time.perf_counter() - self._start
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
         self._images = 0
+        self._carried = (0.0, 0)
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self._start is None:  # resumed in the middle of the epoch
+            seconds, self._images = self._carried
+            self._start = time.perf_counter() - seconds
 
     def on_train_batch_end(
         self,
@@ -44,7 +62,11 @@ class TrainingSpeed(L.Callback):
         self._images += len(x)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        seconds = time.perf_counter() - self._start
+        if self._start is None:  # resumed after the epoch's last batch
+            seconds, self._images = self._carried
+        else:
+            seconds = self._elapsed()
+        self._start, self._carried = None, (0.0, 0)
         if seconds <= 0 or self._images == 0:
             return
         # The sum of the processes' rates is the run's rate. Reduced here, where every DDP
@@ -54,6 +76,20 @@ class TrainingSpeed(L.Callback):
         rate = reduce(torch.tensor(self._images / seconds), reduce_op="sum")
         pl_module.log("train/images_per_sec", rate)
         pl_module.log("train/epoch_time_s", reduce(torch.tensor(seconds), reduce_op="mean"))
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._start is None:
+            seconds, images = self._carried
+        else:
+            seconds, images = self._elapsed(), self._images
+        return {"epoch_seconds": seconds, "epoch_images": images}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._start = None
+        self._carried = (
+            float(state_dict.get("epoch_seconds", 0.0)),
+            int(state_dict.get("epoch_images", 0)),
+        )
 
 
 # --------------------------------------------------------------------------- reproducibility

@@ -54,15 +54,15 @@ def _next_step(run_dir: Path, listed: bool) -> list[str] | None:
     """What a run of a resumed sweep still needs, as the arguments that do it (``None``: done).
 
     Finished (``summary.json``, or listed in ``results.csv``: a sweep with ``test_after_fit``
-    false has no report): nothing. Trained but stopped before its report (``timing.json`` is
-    written when fit ends): its test, on its chosen checkpoint, into its directory. Stopped
+    false has no report): nothing. Trained but stopped before its report (``timing.json`` says
+    the fit ran to its end): its test, on its chosen checkpoint, into its directory. Stopped
     while training: fit again from its ``last.ckpt`` (exactly, as ``--ckpt_path`` does for any
     run). Stopped before its first checkpoint: a new run from the start."""
     if (run_dir / layout.SUMMARY_JSON).is_file() or (listed and run_dir.is_dir()):
         return None
     if (run_dir / layout.DIVERGED_TXT).is_file():
         return None  # diverged: a result, resuming would diverge again
-    if record.fit_seconds(run_dir) is not None:
+    if record.fit_finished(run_dir):
         best = layout.best_checkpoint(run_dir)
         return ["test", f"--ckpt_path={best}", f"--run_dir={run_dir}"]
     last = layout.last_checkpoint(run_dir)

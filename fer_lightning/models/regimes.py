@@ -66,11 +66,13 @@ class Transfer(BaseFinetuning):
         super().__init__()
         self.trainable = list(trainable)
         self._frozen_bn: list[nn.Module] = []
+        self._epoch_started: int | None = None
 
     def _key(self) -> str:
         return f"trainer.callbacks.{type(self).__name__}.trainable"
 
     def freeze_before_training(self, pl_module: L.LightningModule) -> None:
+        self._epoch_started = None
         backbone = pl_module.backbone
         live = submodules(backbone, self.trainable, self._key())
         for param in backbone.parameters():
@@ -89,9 +91,15 @@ class Transfer(BaseFinetuning):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)  # finetune_function, param groups
+        self._epoch_started = trainer.current_epoch
         self._hold_bn()
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *_) -> None:
+        # A fit resumed in the middle of an epoch (a checkpoint written on SIGTERM or Ctrl-C)
+        # gets no on_train_epoch_start from Lightning: without it, setup's freeze would hold
+        # the blocks an earlier epoch unfroze for the rest of this one.
+        if self._epoch_started != trainer.current_epoch:
+            self.on_train_epoch_start(trainer, pl_module)
         # Anything that calls .train() on the model (e.g. a callback) must not wake them up.
         self._hold_bn()
 

@@ -136,5 +136,5 @@ class RunFolder:
     def record_command(self, args: list[str]) -> None:
         record.record_command(self.path, args)
 
-    def add_fit_time(self, seconds: float) -> None:
-        record.add_fit_time(self.path, seconds)
+    def add_fit_time(self, seconds: float, finished: bool = True) -> None:
+        record.add_fit_time(self.path, seconds, finished)

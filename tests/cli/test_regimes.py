@@ -49,10 +49,15 @@ def changed(before: dict, after: dict) -> set[str]:
 
 
 def fit_with(
-    tmp_path: Path, data_root: Path, regime: dict, epochs: int, more: Sequence[str] = ()
+    tmp_path: Path,
+    data_root: Path,
+    regime: dict,
+    epochs: int,
+    more: Sequence[str] = (),
+    callbacks: Sequence[dict] = (),
 ) -> Snapshot:
     extra = tmp_path / "regime.yaml"
-    callbacks = [regime, {"class_path": f"{__name__}.Snapshot"}]
+    callbacks = [regime, {"class_path": f"{__name__}.Snapshot"}, *callbacks]
     extra.write_text(yaml.safe_dump({"trainer": {"callbacks": callbacks}}))
     run_cli(
         [
@@ -182,6 +187,36 @@ def test_finetune_resumed_after_the_unfreeze_epoch_keeps_training_the_block(
     assert "features.16.weight" in moved and "features.0.weight" not in moved
     head_lr, block_lr = resumed.groups[-1]
     assert block_lr == pytest.approx(0.1 * head_lr)
+
+
+@pytest.mark.slow  # two fits, one stopped by SIGTERM
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")
+def test_finetune_stopped_in_an_epoch_after_the_unfreeze_resumes_training_the_block(
+    tmp_path: Path, fer_folder: Path
+) -> None:
+    """A fit stopped by SIGTERM in the middle of an epoch after the unfreeze (the checkpoint
+    GracefulStop writes) resumes there; Lightning calls no on_train_epoch_start for that epoch,
+    and the block must train through the rest of it all the same, batch norm included."""
+    import os
+
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    regime = {
+        "class_path": "fer_lightning.models.regimes.Finetune",
+        "init_args": {"unfreeze_at_epoch": 1, "unfreeze": BLOCK3, "lr_ratio": 0.1},
+    }
+    stop = {"class_path": "tests.helpers.signals.SigtermAt", "init_args": {"epoch": 2, "batch": 0}}
+    three_batches = ["--trainer.limit_train_batches=3"]
+    with pytest.raises(SIGTERMException):  # stops after batch 0 of epoch 2
+        fit_with(tmp_path, fer_folder, regime, epochs=3, more=three_batches, callbacks=[stop])
+    (run,) = (Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir()
+    resumed = fit_with(
+        tmp_path, fer_folder, regime, epochs=3, more=[*three_batches, "--ckpt_path=last"]
+    )
+    before, after = resumed.states[0], resumed.states[-1]  # batches 1 and 2 of epoch 2
+    moved = changed(before, after)
+    assert {"features.16.weight", "features.17.running_mean"} <= moved
+    assert "features.0.weight" not in moved and "features.1.running_mean" not in moved
 
 
 def test_the_tables_describe_a_regime_with_the_callbacks_own_defaults() -> None:

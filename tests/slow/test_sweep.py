@@ -17,7 +17,7 @@ import yaml
 from fer_lightning.main import main
 from fer_lightning.results.publish import publish
 from fer_lightning.results.tables import render
-from fer_lightning.run import layout
+from fer_lightning.run import layout, record
 from tests.helpers.commands import SMALL
 from tests.helpers.sweeps import SWEEP_FILE, keep_rows, read_rows
 
@@ -106,6 +106,16 @@ def test_a_stopped_sweep_resumes_each_run_where_it_stopped(
     assert f"--ckpt_path={second}/checkpoints/last.ckpt" in commands[-1]
     last_line = (swept / "command.txt").read_text().splitlines()[-1]
     assert last_line == f"fer-lightning sweep --resume {swept}"
+
+    # Stopped while training by SIGTERM or Ctrl-C: that fit's time is recorded, as not finished
+    # (tests/slow/test_resume_records.py); the fit resumes from last.ckpt all the same.
+    keep_rows(swept, first_row)
+    (second / "summary.json").unlink()
+    (second / "timing.json").unlink()
+    record.add_fit_time(second, 5.0, finished=False)
+    commands = resume()
+    assert commands[-1].startswith("fer-lightning fit ")
+    assert f"--ckpt_path={second}/checkpoints/last.ckpt" in commands[-1]
 
     # Trained, stopped before its report: only its test runs, on the checkpoint it chose.
     keep_rows(swept, first_row)
