@@ -21,7 +21,7 @@ def pct(value: float) -> str:
 
 def training_time(runs: Sequence[Path], what: str = "") -> str:
     """The runs' fit wall time added up, followed by ``what``; "at least" when some fit stopped
-        before recording its time (killed, or stopped before fits recorded their time on SIGTERM,
+    before recording its time (killed, or stopped before fits recorded their time on SIGTERM,
     Ctrl-C or an error; then resumed or not)."""
     walls = [w for w in (record.fit_seconds(r) for r in runs) if w is not None]
     untimed = sum(record.untimed_fits(r) for r in runs)
