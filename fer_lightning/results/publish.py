@@ -12,9 +12,10 @@ A sweep directory (``results.csv``,
 sweep's table is the picture, and twenty runs' PNGs would weigh more than everything else in
 ``results/``. Nothing is edited on the way but the links of ``report.md`` to pictures left out,
 which become a sentence saying so (:func:`unlink_pictures`), and those to a picture an earlier
-result of the same experiment holds byte for byte, which point at that copy instead
-(:func:`share_pictures`: a ten-crop twin's training curves, an exact re-run's pictures); the
-tables are generated from these copies (:mod:`fer_lightning.results.tables`).
+result of the same experiment holds, which point at that copy instead (:func:`share_pictures`:
+a ten-crop twin's training curves, an exact re-run's pictures); the pictures are stored in a
+smaller encoding of the same pixels (:mod:`fer_lightning.results.pictures`). The tables are
+generated from these copies (:mod:`fer_lightning.results.tables`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.summary import read_summary
 from fer_lightning.paths import check_name
+from fer_lightning.results.pictures import pack_png, same_picture
 from fer_lightning.run import layout
 from fer_lightning.run.layout import CV_JSON
 from fer_lightning.sweep_grid import load_sweep, read_rows, run_of
@@ -66,11 +68,12 @@ def unlink_pictures(report: str, folder: Path) -> str:
 
 def share_pictures(dest: Path) -> list[str]:
     """Replace each picture of the result ``dest`` that a sibling result (another folder of
-    the same experiment) holds byte for byte, at the same place, by a link to the sibling's
-    copy: a test-only run of a published checkpoint (its ten-crop twin, a cross-validation
-    retested) draws its training's curves again, and a re-run that repeats a result exactly
-    draws all its pictures again. Every report folder of ``dest`` is looked at, a
-    cross-validation's ``fold<i>/`` too. Returns the pictures shared, as ``name -> link``."""
+    the same experiment) holds, at the same place, by a link to the sibling's copy (the same
+    pixels, whichever PNG encoding each was stored in): a test-only run of a published
+    checkpoint (its ten-crop twin, a cross-validation retested) draws its training's curves
+    again, and a re-run that repeats a result exactly draws all its pictures again. Every
+    report folder of ``dest`` is looked at, a cross-validation's ``fold<i>/`` too. Returns the
+    pictures shared, as ``name -> link``."""
     # the folder whose name the result's starts with first (the twin's training run)
     siblings = sorted(
         (p for p in dest.parent.iterdir() if p.is_dir() and p != dest),
@@ -91,7 +94,7 @@ def share_pictures(dest: Path) -> list[str]:
                     s / inner / picture.name
                     for s in siblings
                     if (s / inner / picture.name).is_file()
-                    and (s / inner / picture.name).read_bytes() == data
+                    and same_picture((s / inner / picture.name).read_bytes(), data)
                 ),
                 None,
             )
@@ -118,7 +121,11 @@ def _copy_run(run_dir: Path, dest: Path, suffixes: set[str] = KEEP_SUFFIXES) -> 
         if path.stat().st_size > MAX_BYTES:
             skipped.append(f"{path.name} ({path.stat().st_size:,} bytes)")
             continue
-        shutil.copy2(path, dest / path.name)
+        if path.suffix == ".png":  # the same pixels, smaller (results.pictures)
+            (dest / path.name).write_bytes(pack_png(path.read_bytes()))
+            shutil.copystat(path, dest / path.name)
+        else:
+            shutil.copy2(path, dest / path.name)
     report = dest / layout.REPORT_MD
     if report.is_file():
         report.write_text(unlink_pictures(report.read_text(), dest))

@@ -18,6 +18,7 @@ from fer_lightning.errors import FERUserError
 from fer_lightning.evaluation.predictions import Predictions
 from fer_lightning.main import main
 from fer_lightning.results.markdown import training_time
+from fer_lightning.results.pictures import same_picture
 from fer_lightning.results.publish import PICTURE_LINE, publish, share_pictures, unlink_pictures
 from fer_lightning.results.tables import (
     load_results,
@@ -66,6 +67,10 @@ def test_publish_copies_the_record_of_a_run_without_checkpoints(published: Path)
     assert "fer-lightning fit --exp baseline_fer2013" in (published / "command.txt").read_text()
     summary = json.loads((published / "summary.json").read_text())
     assert summary["precision"] and summary["hardware"]["cpu_cores"] >= 1
+    (run,) = (Path(os.environ["FER_RUNS_DIR"]) / "baseline_fer2013").iterdir()
+    drawn = (run / "confusion_matrix.png").read_bytes()
+    stored = (published / "confusion_matrix.png").read_bytes()
+    assert same_picture(stored, drawn) and len(stored) < len(drawn), "same pixels, smaller"
 
 
 def test_a_picture_an_earlier_result_holds_is_linked_not_copied_again(published: Path) -> None:
