@@ -49,3 +49,38 @@ def test_a_cross_dataset_test_is_a_result_not_a_zoo_model(in_zoo: Path, tmp_path
     (other / "summary.json").write_text(json.dumps({**summary, "dataset": "CKPlus"}))
     assert zoo.make_record(other, root) is None
     assert zoo.make_record(folder, in_zoo) is not None
+
+
+def test_the_zoo_keeps_every_weight_a_result_or_an_experiment_depends_on() -> None:
+    """Weights may leave the zoo to make room in its budget (docs/evaluation.md says which),
+    never those of a member of a published ensemble (a clone repeats the ensemble from them),
+    of a model an experiment starts from or learns from (``model.init_from``,
+    ``data.distill.teachers``: ``make train`` needs them), or of the shipped model."""
+    import yaml
+
+    from tests.helpers.paths import REPO
+
+    needed: dict[str, str] = {}
+    for summary in sorted(zoo.ZOO_DIR.glob("ensemble_*/*/summary.json")):
+        for member in json.loads(summary.read_text())["ensemble_of"]:
+            if member.startswith("results/"):  # an early choice named one run in runs/
+                where = summary.parent.relative_to(zoo.ZOO_DIR)
+                needed[member.removeprefix("results/")] = f"a member of {where}"
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        config = yaml.safe_load(path.read_text())
+        init_args = (config.get("data") or {}).get("init_args") or {}
+        names = [(config.get("model") or {}).get("init_from")]
+        names += (init_args.get("distill") or {}).get("teachers", [])
+        for name in filter(None, names):
+            needed[name] = f"named by experiments/{path.name}"
+    assert len(needed) >= 10, needed
+    models = zoo.models()
+    missing = {
+        name: why
+        for name, why in needed.items()
+        if name not in models or not models[name].weights.is_file()
+    }
+    assert not missing, missing
+    for name in needed:
+        zoo.get(name)  # and they are the weights their records describe
+    assert zoo.default() is not None
