@@ -42,4 +42,11 @@ def main(argv: list[str]) -> int:
             print(card.markdown(model))
         else:
             print(f"wrote {card.write(model)}")
+    if args.all and not args.print:
+        # a result whose weights left the zoo is no model: its card would describe missing weights
+        kept = {model.folder.resolve() for model in chosen}
+        for stale in sorted(zoo.ZOO_DIR.rglob(card.FILENAME)):
+            if stale.parent.resolve() not in kept:
+                stale.unlink()
+                print(f"removed {stale} (its result is no longer a zoo model)")
     return 0

@@ -84,3 +84,28 @@ def test_the_zoo_keeps_every_weight_a_result_or_an_experiment_depends_on() -> No
     for name in needed:
         zoo.get(name)  # and they are the weights their records describe
     assert zoo.default() is not None
+
+
+def test_card_all_removes_the_card_of_a_result_whose_weights_left(
+    in_zoo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights leave the zoo to make room; ``card --all`` then drops that result's card, which
+    would describe weights that are gone, and writes every zoo model's."""
+    from fer_lightning.results import card
+
+    def write(model: zoo.ZooModel) -> Path:  # the card's content is tests/unit/test_card.py's
+        (model.folder / card.FILENAME).write_text(f"# {model.name}\n")
+        return model.folder / card.FILENAME
+
+    monkeypatch.setattr(card, "write", write)
+    stale = in_zoo / "baseline_fer2013" / "seed-without-weights" / "MODEL_CARD.md"
+    stale.parent.mkdir()
+    stale.write_text("- weights: `model.safetensors` (gone)\n")
+    try:
+        assert entry(["card", "--all"]) == 0
+        assert not stale.exists()
+        assert (in_zoo / NAME / "MODEL_CARD.md").is_file()
+        assert "removed" in capsys.readouterr().out
+    finally:
+        shutil.rmtree(stale.parent)
+        (in_zoo / NAME / "MODEL_CARD.md").unlink(missing_ok=True)
