@@ -66,6 +66,8 @@ def same_picture(a: bytes, b: bytes) -> bool:
 def repack(root: Path) -> tuple[int, int]:
     """Re-encode every PNG under ``root`` with :func:`pack_png`, each file replaced whole
     (written beside it, then renamed); returns the bytes before and after."""
+    from fer_lightning.checkpoint_io import write_atomically  # imports torch: only here
+
     before = after = 0
     for path in sorted(Path(root).rglob("*.png")):
         if path.is_symlink() or not path.is_file():
@@ -75,10 +77,9 @@ def repack(root: Path) -> tuple[int, int]:
         before, after = before + len(data), after + len(packed)
         if packed is data:
             continue
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(packed)
-        os.utime(tmp, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
-        tmp.replace(path)
+        times = (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+        write_atomically(packed, path)
+        os.utime(path, ns=times)
     return before, after
 
 
