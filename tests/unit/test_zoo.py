@@ -109,3 +109,18 @@ def test_card_all_removes_the_card_of_a_result_whose_weights_left(
     finally:
         shutil.rmtree(stale.parent)
         (in_zoo / NAME / "MODEL_CARD.md").unlink(missing_ok=True)
+
+
+def test_every_weight_file_in_results_is_stored_for_bf16_mixed() -> None:
+    """docs/evaluation.md: the zoo keeps the bfloat16 tensors bf16-mixed computed with (half of
+    float32's size, the same outputs bit for bit); only the shipped model, outside results/,
+    stays float32. A float32 file left in results/ spends budget another model needs."""
+    from safetensors import safe_open
+
+    files = sorted(zoo.ZOO_DIR.rglob("*.safetensors"))
+    assert len(files) >= 10, files
+    stored = {}
+    for path in files:
+        with safe_open(str(path), "pt") as fh:
+            stored[str(path.relative_to(zoo.ZOO_DIR))] = (fh.metadata() or {}).get("dtype")
+    assert {path: dtype for path, dtype in stored.items() if dtype != "bf16-mixed"} == {}
