@@ -50,22 +50,15 @@ SWEEP ?= experiments/sweeps/cnn_fer2013_optim.yaml
 sweep: install
 	$(BIN)/fer-lightning sweep $(if $(RESUME),--resume $(RESUME),$(SWEEP)) $(ARGS)
 
-# Every test (what CI runs, .ci/run), in two pytest runs: first all but the tests marked serial,
-# spread over the cores (pytest-xdist, at most 4 workers, each test file on one worker so its
-# module fixtures are made once), then the serial ones alone (tests/conftest.py SERIAL_FILES:
-# children stopped by signals, DDP, benchmarks), each run's exit code kept (5, "no test selected"
-# when PYTEST_ARGS picks none of one part, is not a failure). test-fast leaves out the tests marked
-# slow (each trains for more than a few seconds: DDP, kill-and-resume, the notebooks, every
+# Every test (what CI runs, .ci/run), in one process. test-fast leaves out the tests marked slow
+# (each trains for more than a few seconds: DDP, kill-and-resume, the notebooks, every
 # experiment, the benchmarks, stopped and seeded runs, real-data trainings) and spreads the rest
-# the same way: 152 s on 2 idle cores, against 194 s in one process, measured one after the other
-# (the goal is under 2 minutes).
-WORKERS ?= auto
-FAST_WORKERS ?= $(WORKERS)
+# over the cores (pytest-xdist, at most 4 workers, each test file on one worker so its module
+# fixtures are made once): 152 s on 2 idle cores, against 194 s in one process, measured one
+# after the other (the goal is under 2 minutes).
+FAST_WORKERS ?= auto
 test: install
-	rc=0; $(BIN)/python -m pytest -m "not serial" -n $(WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS) || rc=$$?; \
-	  [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc; \
-	  rc=0; $(BIN)/python -m pytest -m serial $(PYTEST_ARGS) || rc=$$?; \
-	  [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -n $(FAST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)

@@ -24,31 +24,16 @@ pytest_plugins = ["tests.helpers.zoo_fixtures"]
 
 #: The tier folders whose name is also a marker every test in them carries.
 MARKED_TIERS = ("slow", "real_data")
-#: Test files marked ``serial``: ``make test`` runs them alone, after the rest has run on every
-#: core. Their children are stopped by signals and must save and exit in time, wait on each
-#: other (DDP), or are measured (benchmarks); beside another worker's training a child stopped
-#: by SIGINT was seen to need over two minutes to save and exit.
-SERIAL_FILES = (
-    "slow/test_resume_exact.py",
-    "slow/test_ddp.py",
-    "slow/test_sampling.py",
-    "slow/test_bench.py",
-    "slow/test_bench_speed.py",
-)
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test under ``tests/slow/`` is marked ``slow``, one under ``tests/real_data/``
-    ``real_data`` (some real-data tests train too: they carry ``slow`` themselves); one in
-    :data:`SERIAL_FILES` ``serial``."""
+    ``real_data`` (some real-data tests train too: they carry ``slow`` themselves)."""
     for item in items:
-        relative = item.path.relative_to(TESTS)
-        parts = relative.parts
+        parts = item.path.relative_to(TESTS).parts
         if len(parts) > 1 and parts[0] in MARKED_TIERS:
             item.add_marker(parts[0])
-        if relative.as_posix() in SERIAL_FILES:
-            item.add_marker("serial")
 
 
 @pytest.fixture(autouse=True)
